@@ -1,0 +1,117 @@
+"""Shared fixtures: an isolated environment, the loopback API server, real voice samples."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.fakeserver import VALID_KEY, FakeSyncCloneServer
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _find_voices() -> Path | None:
+    candidates = [os.environ.get("VOICECLONE_TEST_VOICES"), REPO.parent / "shared" / "voices", "/work/shared/voices"]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "MANIFEST.tsv").is_file():
+            return Path(candidate)
+    return None
+
+
+VOICES = _find_voices()
+
+
+def voice(relpath: str) -> Path:
+    """A recording from ../shared/voices (the real speech the brief provides for tests)."""
+    if VOICES is None:
+        pytest.skip("../shared/voices not found (set VOICECLONE_TEST_VOICES)")
+    return VOICES / relpath
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory, monkeypatch):
+    """Never touch the user's real config or cache; no key unless a test sets one."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("VOICECLONE_CONFIG_DIR", str(home / "config"))
+    monkeypatch.setenv("VOICECLONE_CACHE_DIR", str(home / "cache"))
+    for name in ("VOICECLONE_API_KEY", "VOICECLONE_ENDPOINT", "VOICECLONE_TIMEOUT",
+                 "VOICECLONE_RETRIES", "VOICECLONE_DEBUG"):
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+@pytest.fixture
+def server():
+    srv = FakeSyncCloneServer().start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def api_env(server, monkeypatch):
+    """Point the CLI at the loopback server with a valid key."""
+    monkeypatch.setenv("VOICECLONE_ENDPOINT", server.url)
+    monkeypatch.setenv("VOICECLONE_API_KEY", VALID_KEY)
+    return server
+
+
+@pytest.fixture
+def sample_wav() -> Path:
+    return voice("p225/p225_023.wav")
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: bytes
+    stderr: str
+
+    @property
+    def out(self) -> str:
+        return self.stdout.decode("utf-8", "replace")
+
+
+class _Stream(io.TextIOWrapper):
+    def __init__(self, data: bytes = b""):
+        super().__init__(io.BytesIO(data), encoding="utf-8", write_through=True)
+
+
+def run_cli(args: list[str], stdin: bytes = b"") -> Result:
+    """Run ``voiceclone`` in-process through the real ``main`` funnel, with captured streams."""
+    from voiceclone_cli.cli import main
+
+    saved = sys.stdin, sys.stdout, sys.stderr
+    sys.stdin, sys.stdout, sys.stderr = _Stream(stdin), _Stream(), _Stream()
+    try:
+        code = main([str(a) for a in args])
+        sys.stdout.flush()
+        sys.stderr.flush()
+        out = sys.stdout.buffer.getvalue()
+        err = sys.stderr.buffer.getvalue().decode("utf-8", "replace")
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = saved
+    return Result(code, out, err)
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int, subtype: str = "PCM_16") -> Path:
+    sf.write(path, samples, rate, subtype=subtype)
+    return path
+
+
+def read_audio(data_or_path) -> tuple[np.ndarray, int]:
+    if isinstance(data_or_path, (bytes, bytearray)):
+        data_or_path = io.BytesIO(data_or_path)
+    samples, rate = sf.read(data_or_path, dtype="float32")
+    return samples, rate

@@ -1,0 +1,306 @@
+"""A loopback implementation of the sync-clone API contract, with switchable faults.
+
+It enforces what the provider's page documents (Bearer auth, multipart fields, formats,
+5-30 s, 4.5 MB, 1000 characters, speed/pitch ranges, JSON ``detail`` errors) so a client bug
+shows up as a refusal, and records every request so tests can assert on what was (not) sent.
+It answers with a deterministic "voice": a tone whose length follows the text and speed and
+whose frequency follows the pitch, framed by silence, as a 16-bit WAV.
+
+Faults are queued with ``server.fail(...)`` and consumed one per request, in order.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import socket
+import struct
+import threading
+import time
+import wave
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+
+VALID_KEY = "vc-test-key-0123456789abcdef"
+BASIC_PLAN_KEY = "vc-basic-plan-key-000000"
+MAX_BYTES = 4_500_000
+MAX_TEXT = 1000
+SECONDS_PER_CHAR = 0.02
+
+
+@dataclass
+class Recorded:
+    time: float
+    path: str
+    headers: dict[str, str]
+    fields: dict[str, str]
+    filename: str | None
+    file_bytes: int
+    status: int = 0
+    rate: int = 0
+
+
+@dataclass
+class Fault:
+    """One scripted misbehaviour; ``kind`` is status|drop|truncate|content_type|slow|bad_wav."""
+
+    kind: str
+    status: int = 500
+    retry_after: str | None = None
+    delay: float = 0.0
+    content_type: str = "text/html"
+    body: bytes | None = None
+
+
+@dataclass
+class ServerState:
+    rate: int = 24000
+    rates: list[int] = field(default_factory=list)  # per-request rates, cycled, if set
+    amplitudes: list[float] = field(default_factory=list)  # per-request levels, cycled
+    latency: float = 0.0
+    faults: list[Fault] = field(default_factory=list)
+    requests: list[Recorded] = field(default_factory=list)
+    served: int = 0
+
+
+def _sniff(data: bytes) -> str | None:
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "wav"
+    if data[4:8] == b"ftyp":
+        return "m4a"
+    if data[:3] == b"ID3" or (len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0):
+        return "mp3"
+    return None
+
+
+def _duration(data: bytes, fmt: str) -> float:
+    if fmt == "wav":
+        import soundfile as sf
+
+        return sf.info(io.BytesIO(data)).duration
+    import av
+
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.audio[0]
+        frames = sum(frame.samples for frame in container.decode(stream))
+        return frames / stream.rate
+
+
+def parse_multipart(body: bytes, content_type: str) -> tuple[dict[str, str], dict[str, tuple[str, bytes]]]:
+    """Minimal RFC 7578 parser: returns text fields and (filename, bytes) files."""
+    boundary = None
+    for part in content_type.split(";"):
+        part = part.strip()
+        if part.startswith("boundary="):
+            boundary = part[len("boundary="):].strip('"')
+    if not boundary:
+        raise ValueError("no boundary")
+    fields: dict[str, str] = {}
+    files: dict[str, tuple[str, bytes]] = {}
+    delimiter = b"--" + boundary.encode()
+    for chunk in body.split(delimiter)[1:]:
+        if chunk.startswith(b"--"):
+            break
+        chunk = chunk[2:] if chunk.startswith(b"\r\n") else chunk
+        head, _, value = chunk.partition(b"\r\n\r\n")
+        value = value[:-2] if value.endswith(b"\r\n") else value
+        disposition = ""
+        for line in head.decode("latin-1").split("\r\n"):
+            if line.lower().startswith("content-disposition:"):
+                disposition = line
+        params = {}
+        for item in disposition.split(";")[1:]:
+            key, _, val = item.strip().partition("=")
+            params[key] = val.strip('"')
+        name = params.get("name", "")
+        if "filename" in params:
+            files[name] = (params["filename"], value)
+        else:
+            fields[name] = value.decode("utf-8")
+    return fields, files
+
+
+def make_voice_wav(text: str, speed: float, pitch: float, rate: int, amplitude: float) -> bytes:
+    seconds = max(0.2, len(text) * SECONDS_PER_CHAR / speed)
+    n = int(seconds * rate)
+    t = np.arange(n) / rate
+    freq = 220.0 * (2.0 ** pitch)
+    envelope = np.minimum(1.0, np.minimum(t, seconds - t) / 0.02)  # no clicks inside the chunk
+    tone = amplitude * envelope * np.sin(2 * math.pi * freq * t)
+    silence = np.zeros(int(0.3 * rate))
+    signal = np.concatenate([silence, tone, silence])
+    pcm = np.round(np.clip(signal, -1, 1) * 32767).astype("<i2").tobytes()
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm)
+    return buf.getvalue()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: "FakeSyncCloneServer"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args) -> None:  # keep test output clean
+        pass
+
+    def _json(self, status: int, detail, extra_headers: dict[str, str] | None = None) -> None:
+        body = json.dumps({"detail": detail}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (extra_headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+        self._record.status = status
+
+    def do_POST(self) -> None:  # noqa: N802
+        state = self.server.state
+        length = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(length)
+        try:
+            fields, files = parse_multipart(body, self.headers.get("Content-Type", ""))
+        except ValueError:
+            fields, files = {}, {}
+        upload = files.get("audio_file")
+        self._record = Recorded(
+            time=time.monotonic(), path=self.path, headers=dict(self.headers.items()),
+            fields=fields, filename=upload[0] if upload else None,
+            file_bytes=len(upload[1]) if upload else 0,
+        )
+        with self.server.lock:
+            state.requests.append(self._record)
+            fault = state.faults.pop(0) if state.faults else None
+            index = state.served
+            state.served += 1
+        if state.latency:
+            time.sleep(state.latency)
+        if fault is not None and self._inject(fault):
+            return
+        if self.path != "/api/sync-clone":
+            return self._json(404, "Not Found")
+        auth = self.headers.get("Authorization", "")
+        if auth == f"Bearer {BASIC_PLAN_KEY}":
+            return self._json(403, "Professional or Unlimited subscription required")
+        if auth != f"Bearer {VALID_KEY}":
+            return self._json(401, "Invalid or missing API key")
+        if upload is None or "text" not in fields:
+            return self._json(422, [{"loc": ["body", "audio_file"], "msg": "field required"}])
+        data = upload[1]
+        if len(data) > MAX_BYTES:
+            return self._json(413, "Audio file too large. Maximum size: 4.5MB")
+        fmt = _sniff(data)
+        if fmt is None:
+            return self._json(400, "Invalid audio file format. Supported formats: WAV, MP3, M4A")
+        try:
+            seconds = _duration(data, fmt)
+        except Exception:
+            return self._json(400, "Could not decode audio file")
+        if not 5.0 <= seconds <= 30.0:
+            return self._json(400, f"Audio duration must be between 5 and 30 seconds (got {seconds:.2f})")
+        text = fields["text"]
+        if len(text) > MAX_TEXT:
+            return self._json(422, "Text too long for synchronous processing. Use async endpoint for texts over 1000 characters")
+        if not text.strip():
+            return self._json(422, "Text must not be empty")
+        try:
+            speed = float(fields.get("speed", "1.0"))
+            pitch = float(fields.get("pitch", "0.0"))
+        except ValueError:
+            return self._json(422, "speed and pitch must be numbers")
+        if not 0.5 <= speed <= 2.0 or not -1.0 <= pitch <= 1.0:
+            return self._json(422, "speed must be 0.5-2.0 and pitch -1.0-1.0")
+        rate = state.rates[index % len(state.rates)] if state.rates else state.rate
+        amplitude = state.amplitudes[index % len(state.amplitudes)] if state.amplitudes else 0.5
+        audio = make_voice_wav(text, speed, pitch, rate, amplitude)
+        self._record.rate = rate
+        self.send_response(200)
+        self.send_header("Content-Type", "audio/wav")
+        self.send_header("Content-Length", str(len(audio)))
+        self.end_headers()
+        self.wfile.write(audio)
+        self._record.status = 200
+
+    def _inject(self, fault: Fault) -> bool:
+        """Apply a fault; return True if the request is answered (or killed) by it."""
+        if fault.kind == "slow":
+            time.sleep(fault.delay)
+            return False
+        if fault.kind == "status":
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+            detail = {429: "Rate limit exceeded. Please try again later",
+                      500: "Internal server error. Please try again later"}.get(fault.status, "Service unavailable")
+            self._json(fault.status, detail, headers)
+            return True
+        if fault.kind == "drop":
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self._record.status = -1
+            return True
+        if fault.kind == "truncate":
+            audio = make_voice_wav("truncated answer", 1.0, 0.0, 24000, 0.5)
+            self.send_response(200)
+            self.send_header("Content-Type", "audio/wav")
+            self.send_header("Content-Length", str(len(audio)))
+            self.end_headers()
+            self.wfile.write(audio[: len(audio) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self._record.status = -2
+            return True
+        if fault.kind in ("content_type", "bad_wav"):
+            body = fault.body or (b"<html>maintenance</html>" if fault.kind == "content_type"
+                                  else b"RIFF" + struct.pack("<I", 1000) + b"WAVEfmt " + b"\0" * 8)
+            self.send_response(200)
+            self.send_header("Content-Type", fault.content_type if fault.kind == "content_type" else "audio/wav")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            self._record.status = 200
+            return True
+        raise ValueError(f"unknown fault {fault.kind}")
+
+
+class FakeSyncCloneServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.state = ServerState()
+        self.lock = threading.Lock()
+        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def handle_error(self, request, client_address) -> None:
+        """Faults kill connections on purpose; do not print their tracebacks."""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    @property
+    def requests(self) -> list[Recorded]:
+        return self.state.requests
+
+    def fail(self, *faults: Fault | str) -> None:
+        """Queue faults: a Fault, or shorthand '429', '500', 'drop', 'truncate', 'bad_wav', 'content_type'."""
+        with self.lock:
+            for f in faults:
+                if isinstance(f, str):
+                    f = Fault("status", status=int(f)) if f.isdigit() else Fault(f)
+                self.state.faults.append(f)
+
+    def start(self) -> "FakeSyncCloneServer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()

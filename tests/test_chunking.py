@@ -1,0 +1,79 @@
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from voiceclone_cli.chunking import MAX_CHUNK_CHARS, chunk_text
+
+words = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30)
+texty = st.lists(
+    st.one_of(words, st.sampled_from([". ", "! ", "? ", ", ", "; ", ": ", "\n", "\n\n", " — ", " ", "Mr. ", "e.g. "])),
+    max_size=400,
+).map("".join)
+
+
+def _check_invariants(text, chunks, limit):
+    assert all(chunk for chunk in chunks), "no empty chunk"
+    assert all(chunk.strip() == chunk and chunk for chunk in chunks)
+    assert all(len(chunk) <= limit for chunk in chunks)
+    # every word once, in order (a token longer than the limit may be cut inside itself)
+    assert "".join("".join(c.split()) for c in chunks) == "".join(text.split())
+    if all(len(w) <= limit for w in text.split()):
+        assert [w for c in chunks for w in c.split()] == text.split()
+
+
+@settings(max_examples=300, deadline=None)
+@given(texty, st.integers(min_value=1, max_value=200))
+def test_chunks_keep_every_word_in_order_and_respect_the_limit(text, limit):
+    _check_invariants(text, chunk_text(text, limit), limit)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.sampled_from(["Hello there.", "How are you today?", "Fine, thanks; and you:", "x" * 1200]), max_size=30).map(" ".join))
+def test_default_limit_with_long_tokens(text):
+    _check_invariants(text, chunk_text(text), MAX_CHUNK_CHARS)
+
+
+def test_whitespace_only_text_gives_no_chunks():
+    assert chunk_text(" \n\t ") == []
+
+
+def test_short_text_is_one_chunk():
+    assert chunk_text("  Hello   there.\n") == ["Hello there."]
+
+
+def test_prefers_sentence_ends():
+    s1 = "A" * 40 + " first sentence."
+    s2 = "Second, with a comma, sentence here."
+    chunks = chunk_text(f"{s1} {s2}", 60)
+    assert chunks == [s1, s2]
+
+
+def test_abbreviations_are_not_sentence_ends():
+    text = "Dr. Smith met Mr. Jones. They talked."
+    assert chunk_text(text, 25) == ["Dr. Smith met Mr. Jones.", "They talked."]
+
+
+def test_falls_back_to_clause_marks_then_spaces():
+    long_sentence = "one two three, four five six; seven eight nine"
+    assert chunk_text(long_sentence, 16) == ["one two three,", "four five six;", "seven eight nine"]
+    assert chunk_text("aaaa bbbb cccc dddd", 9) == ["aaaa bbbb", "cccc dddd"]
+
+
+def test_hard_split_of_a_single_long_token():
+    assert chunk_text("x" * 25, 10) == ["x" * 10, "x" * 10, "x" * 5]
+
+
+def test_paragraph_break_is_a_boundary():
+    assert chunk_text("first part\n\nsecond part", 15) == ["first part", "second part"]
+
+
+def test_cjk_punctuation_used_inside_a_long_token():
+    text = "你好世界。" * 5
+    chunks = chunk_text(text, 12)
+    assert all(c.endswith("。") for c in chunks)
+    assert "".join(chunks) == text
+
+
+def test_invalid_limit():
+    with pytest.raises(ValueError):
+        chunk_text("x", 0)

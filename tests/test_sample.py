@@ -1,0 +1,134 @@
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests import samples
+from tests.conftest import voice
+from tests.fakeserver import VALID_KEY
+from voiceclone_cli.client import SyncCloneClient
+from voiceclone_cli.errors import SampleError
+from voiceclone_cli.sample import FIT_MAX_SECONDS, MAX_BYTES, prepare_sample, sniff_format
+
+
+@pytest.mark.parametrize(
+    "rel, fmt, seconds, rate",
+    [
+        ("p225/p225_023.wav", "WAV", 9.42, 16000),
+        ("3080/3080-5032-0009.mp3", "MP3", 22.8, 16000),
+        ("3080/3080-5032-0009.m4a", "M4A", 22.8, 16000),
+        ("p227/p227_023.mp3", "MP3", 11.4, 44100),  # 44.1 kHz stereo: downmixed
+        ("p227/p227_023.m4a", "M4A", 11.4, 44100),
+    ],
+)
+def test_real_samples_in_every_format_are_accepted_unchanged(rel, fmt, seconds, rate):
+    path = voice(rel)
+    prepared = prepare_sample(path)
+    assert prepared.format == fmt
+    assert prepared.rate == rate
+    assert prepared.samples.ndim == 1
+    assert abs(prepared.seconds - seconds) < 0.1
+    assert prepared.data == path.read_bytes()  # nothing re-encoded when nothing needs fitting
+    assert prepared.notes == []
+
+
+def test_format_comes_from_content_not_extension(tmp_path):
+    renamed = tmp_path / "actually-mp3.wav"
+    renamed.write_bytes(voice("3080/3080-5032-0009.mp3").read_bytes())
+    prepared = prepare_sample(renamed)
+    assert prepared.format == "MP3"
+    assert prepared.filename == "actually-mp3.mp3" and prepared.mime_type == "audio/mpeg"
+
+
+@pytest.mark.parametrize(
+    "content, described",
+    [(b"hello, this is text\n" * 10, "text file"), (b"fLaC" + b"\0" * 60, "FLAC"), (b"OggS" + b"\0" * 60, "Ogg"),
+     (bytes(range(256)), "not a recognised audio file")],
+)
+def test_unsupported_formats_are_refused_with_the_supported_list(tmp_path, content, described):
+    path = tmp_path / "x.wav"
+    path.write_bytes(content)
+    with pytest.raises(SampleError) as info:
+        prepare_sample(path)
+    assert described in info.value.message and "WAV, MP3, M4A" in info.value.message
+
+
+def test_adts_aac_is_not_mistaken_for_mp3():
+    assert sniff_format(b"\xff\xf1\x50\x80" + b"\0" * 20) is None
+    assert sniff_format(b"\xff\xfb\x90\x64" + b"\0" * 20) == "MP3"
+
+
+def test_too_short(tmp_path):
+    with pytest.raises(SampleError, match=r"3\.0 s long; at least 5 s"):
+        prepare_sample(samples.short(tmp_path))
+
+
+def test_silent(tmp_path):
+    with pytest.raises(SampleError, match="silent"):
+        prepare_sample(samples.silent(tmp_path))
+
+
+def test_undecodable(tmp_path):
+    with pytest.raises(SampleError, match="cannot decode"):
+        prepare_sample(samples.corrupt(tmp_path))
+
+
+def test_missing_and_directory(tmp_path):
+    with pytest.raises(SampleError, match="not found"):
+        prepare_sample(tmp_path / "nope.wav")
+    with pytest.raises(SampleError, match="directory"):
+        prepare_sample(tmp_path)
+
+
+def test_long_sample_is_cut_at_a_pause(tmp_path):
+    path, original = samples.long_speech(tmp_path)
+    assert original > 40
+    prepared = prepare_sample(path)
+    assert 20 <= prepared.seconds <= FIT_MAX_SECONDS
+    assert prepared.format == "WAV" and len(prepared.data) <= MAX_BYTES
+    assert any("trimmed" in note for note in prepared.notes)
+    # cut at a pause: the last 50 ms before the fade are quiet compared with the speech
+    x = prepared.samples
+    rate = prepared.rate
+    speech_rms = np.sqrt(np.mean(x**2))
+    end_rms = np.sqrt(np.mean(x[-int(0.06 * rate) : -int(0.01 * rate)] ** 2))
+    assert end_rms < speech_rms * 0.25
+    decoded, sr = sf.read(__import__("io").BytesIO(prepared.data))
+    assert len(decoded) / sr == pytest.approx(prepared.seconds, abs=0.01)
+
+
+def test_strict_sample_refuses_instead_of_fitting(tmp_path):
+    path, _ = samples.long_speech(tmp_path)
+    with pytest.raises(SampleError, match="limit 30 s") as info:
+        prepare_sample(path, strict=True)
+    assert "--strict-sample" in info.value.hint
+    with pytest.raises(SampleError, match="MB"):
+        prepare_sample(samples.oversized(tmp_path), strict=True)
+
+
+def test_oversized_sample_is_reencoded_under_the_limit(tmp_path):
+    path = samples.oversized(tmp_path)
+    assert path.stat().st_size > MAX_BYTES
+    prepared = prepare_sample(path)
+    assert len(prepared.data) <= MAX_BYTES
+    assert prepared.format == "WAV" and prepared.rate == 48000
+    assert prepared.seconds == pytest.approx(20.0, abs=0.01)
+    info = sf.info(__import__("io").BytesIO(prepared.data))
+    assert info.channels == 1 and info.subtype == "PCM_16"
+    assert any("re-encoded" in note for note in prepared.notes)
+
+
+def test_fitted_samples_are_accepted_by_the_contract_server(tmp_path, server):
+    """The point of fitting: what we send is never refused."""
+    client = SyncCloneClient(server.url + "/api/sync-clone", VALID_KEY)
+    for path in (samples.long_speech(tmp_path)[0], samples.oversized(tmp_path)):
+        audio = client.synthesize(prepare_sample(path), "Fits now.")
+        assert audio.seconds > 0
+    assert [r.status for r in server.requests] == [200, 200]
+    # and the originals would have been refused by the server
+    raw = SyncCloneClient(server.url + "/api/sync-clone", VALID_KEY)
+    from voiceclone_cli.sample import PreparedSample
+
+    path = samples.oversized(tmp_path)
+    unfitted = PreparedSample(path.read_bytes(), "big.wav", "audio/wav", "WAV", 20.0, np.zeros(1), 48000, path)
+    with pytest.raises(Exception, match="413"):
+        raw.synthesize(unfitted, "Too big.")

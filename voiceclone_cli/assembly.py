@@ -1,0 +1,134 @@
+"""Joining chunk audio into one seamless stream.
+
+Each chunk is brought to the output rate, its edge silence trimmed to a short pad, its level
+matched to the first chunk, and it is cross-faded into the previous one with an equal-power
+curve. Only the last ``crossfade`` samples are ever held back, so audio can be passed on as
+soon as a chunk arrives and memory does not grow with the length of the text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from voiceclone_cli.resample import resample
+from voiceclone_cli.wav import Audio
+
+_FRAME_SECONDS = 0.01
+_EDGE_FADE_SECONDS = 0.005
+
+
+@dataclass(frozen=True)
+class JoinSettings:
+    pad_seconds: float = 0.12  # silence kept at each trimmed edge: a natural pause when joined
+    crossfade_seconds: float = 0.03
+    trim_below_peak_db: float = 40.0  # frames this far under the loudest frame count as silence
+    max_gain_db: float = 12.0  # loudness matching never boosts or cuts more than this
+    peak_ceiling: float = 0.98
+
+
+def _frame_db(samples: np.ndarray, rate: int) -> np.ndarray:
+    hop = max(1, int(rate * _FRAME_SECONDS))
+    n = len(samples) // hop
+    if n == 0:
+        rms = np.sqrt(np.mean(np.square(samples, dtype=np.float64))) if len(samples) else 0.0
+        return np.array([20 * np.log10(max(rms, 1e-7))])
+    frames = samples[: n * hop].reshape(n, hop).astype(np.float64)
+    return 20 * np.log10(np.maximum(np.sqrt(np.mean(frames * frames, axis=1)), 1e-7))
+
+
+def trim_silence(samples: np.ndarray, rate: int, settings: JoinSettings = JoinSettings()) -> np.ndarray:
+    """Cut leading/trailing silence down to ``pad_seconds``."""
+    db = _frame_db(samples, rate)
+    threshold = max(db.max() - settings.trim_below_peak_db, -70.0)
+    active = (db > threshold).nonzero()[0]
+    if len(active) == 0:
+        return samples[: int(2 * settings.pad_seconds * rate)]
+    hop = max(1, int(rate * _FRAME_SECONDS))
+    pad = int(settings.pad_seconds * rate)
+    start = max(0, active[0] * hop - pad)
+    end = min(len(samples), (active[-1] + 1) * hop + pad)
+    return samples[start:end]
+
+
+def active_level_db(samples: np.ndarray, rate: int) -> float | None:
+    """RMS level of the speech frames (within 30 dB of the loudest), or None for silence."""
+    db = _frame_db(samples, rate)
+    if db.max() < -60.0:
+        return None
+    speech = db[db > db.max() - 30.0]
+    power = np.mean(np.power(10.0, speech / 10.0))
+    return float(10 * np.log10(power))
+
+
+def equal_power_crossfade(tail: np.ndarray, head: np.ndarray) -> np.ndarray:
+    """Mix two equally long segments with cos/sin gains (constant power through the fade)."""
+    n = len(tail)
+    if n == 0:
+        return tail
+    t = (np.arange(n, dtype=np.float64) + 0.5) / n
+    fade_out = np.cos(t * np.pi / 2)
+    fade_in = np.sin(t * np.pi / 2)
+    return (tail * fade_out + head * fade_in).astype(np.float32)
+
+
+class Joiner:
+    """Streams chunk audio out as one continuous signal; see the module docstring."""
+
+    def __init__(self, rate: int | None = None, settings: JoinSettings = JoinSettings()) -> None:
+        self.rate = rate
+        self.settings = settings
+        self._reference_db: float | None = None
+        self._held = np.zeros(0, dtype=np.float32)
+        self._started = False
+        self.frames_out = 0
+
+    def add(self, audio: Audio) -> np.ndarray:
+        """Take the next chunk in order; return the samples that are now final."""
+        if self.rate is None:
+            self.rate = audio.rate
+        samples = resample(audio, self.rate).samples if audio.rate != self.rate else audio.samples
+        samples = trim_silence(np.asarray(samples, dtype=np.float32), self.rate, self.settings)
+        samples = self._match_level(samples)
+        if not self._started:
+            samples = samples.copy()
+            fade = min(len(samples), int(_EDGE_FADE_SECONDS * self.rate))
+            samples[:fade] *= np.linspace(0.0, 1.0, fade, dtype=np.float32)
+            self._started = True
+            ready = samples
+        else:
+            n = min(len(self._held), len(samples), int(self.settings.crossfade_seconds * self.rate))
+            mixed = equal_power_crossfade(self._held[len(self._held) - n :], samples[:n])
+            ready = np.concatenate([self._held[: len(self._held) - n], mixed, samples[n:]])
+        keep = min(len(ready), int(self.settings.crossfade_seconds * self.rate))
+        self._held = ready[len(ready) - keep :]
+        out = ready[: len(ready) - keep]
+        self.frames_out += len(out)
+        return out
+
+    def finish(self) -> np.ndarray:
+        """Release the held tail with a short fade so the stream never ends on a click."""
+        tail = self._held.copy()
+        fade = min(len(tail), int(_EDGE_FADE_SECONDS * (self.rate or 0)))
+        if fade:
+            tail[len(tail) - fade :] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
+        self._held = np.zeros(0, dtype=np.float32)
+        self.frames_out += len(tail)
+        return tail
+
+    def _match_level(self, samples: np.ndarray) -> np.ndarray:
+        level = active_level_db(samples, self.rate or 1)
+        if level is None:
+            return samples
+        if self._reference_db is None:
+            self._reference_db = level
+            gain_db = 0.0
+        else:
+            limit = self.settings.max_gain_db
+            gain_db = float(np.clip(self._reference_db - level, -limit, limit))
+        gain = 10 ** (gain_db / 20)
+        peak = float(np.max(np.abs(samples))) * gain
+        if peak > self.settings.peak_ceiling:
+            gain *= self.settings.peak_ceiling / peak
+        return (samples * gain).astype(np.float32) if gain != 1.0 else samples

@@ -1,0 +1,56 @@
+"""Atomic file replacement: a file is either the old one or the complete new one.
+
+Content goes to a hidden temporary file in the target's own directory (so the final rename
+never crosses file systems), is flushed to disk, and is renamed over the target only when
+complete. On any failure the temporary file is removed and the old target is untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+TEMP_SUFFIX = ".part"
+
+
+def temp_path_for(target: Path) -> Path:
+    return target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}{TEMP_SUFFIX}")
+
+
+def is_temp_for(candidate: Path, target_dir: Path) -> bool:
+    """True for leftovers of an interrupted write (used to clean up resumed batches)."""
+    return (
+        candidate.parent == target_dir
+        and candidate.name.startswith(".")
+        and candidate.name.endswith(TEMP_SUFFIX)
+    )
+
+
+@contextmanager
+def atomic_open(target: Path, mode: int = 0o666) -> Iterator[BinaryIO]:
+    """Yield a binary file; on clean exit it replaces ``target``, on error it vanishes.
+
+    ``mode`` is applied at creation (before any byte is written), so a secret is never
+    readable by others, not even for an instant.
+    """
+    target = Path(target)
+    tmp = temp_path_for(target)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(target: Path, data: bytes, mode: int = 0o666) -> None:
+    with atomic_open(target, mode) as handle:
+        handle.write(data)

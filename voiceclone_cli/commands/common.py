@@ -1,0 +1,96 @@
+"""Helpers shared by the commands: messages on stderr, logging, settings, terminals.
+
+stdout carries data only (audio, ``--json``, values asked for); people's messages, warnings and
+progress go to stderr.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from voiceclone_cli.redaction import register_secret, scrub
+
+PROG = "voiceclone"
+
+
+def err(message: str) -> None:
+    """One line for people, on stderr, scrubbed of secrets."""
+    print(scrub(message), file=sys.stderr, flush=True)
+
+
+def info(message: str, quiet: bool = False) -> None:
+    if not quiet:
+        err(f"{PROG}: {message}")
+
+
+class _StderrHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+            if record.levelno >= logging.WARNING:
+                line = f"{PROG}: warning: {text}"
+            elif record.levelno >= logging.INFO:
+                line = f"{PROG}: {text}"
+            else:
+                line = f"{PROG}: debug: {text}"
+            err(line)
+        except Exception:  # pragma: no cover - logging must never crash the tool
+            self.handleError(record)
+
+
+def setup_logging(*, quiet: bool = False, debug: bool = False) -> None:
+    """Route the core's log records to stderr at the verbosity the flags ask for."""
+    logger = logging.getLogger("voiceclone")
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    logger.addHandler(_StderrHandler())
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG if debug else logging.ERROR if quiet else logging.INFO)
+
+
+def stdout_is_terminal() -> bool:
+    try:
+        return os.isatty(sys.stdout.fileno())
+    except (AttributeError, ValueError, OSError):
+        return sys.stdout.isatty()
+
+
+def stdin_is_terminal() -> bool:
+    try:
+        return os.isatty(sys.stdin.fileno())
+    except (AttributeError, ValueError, OSError):
+        return sys.stdin.isatty()
+
+
+def stderr_is_terminal() -> bool:
+    try:
+        return os.isatty(sys.stderr.fileno())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def binary_stdout():
+    return getattr(sys.stdout, "buffer", sys.stdout)
+
+
+def binary_stdin():
+    return getattr(sys.stdin, "buffer", sys.stdin)
+
+
+def load_settings(flags: Mapping[str, Any] | None = None, quiet: bool = False):
+    """Resolve settings, show config-file warnings, and register the key for scrubbing."""
+    from voiceclone_cli.settings import resolve
+
+    if flags:
+        register_secret(flags.get("api-key"))
+    register_secret(os.environ.get("VOICECLONE_API_KEY"))
+    settings = resolve(flags)
+    register_secret(settings.api_key)
+    if not quiet:
+        for warning in settings.config.warnings:
+            err(f"{PROG}: warning: {warning}")
+    return settings

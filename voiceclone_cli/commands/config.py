@@ -1,0 +1,128 @@
+"""``voiceclone config``: read and change the user's config file."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Annotated, Optional
+
+import typer
+
+from voiceclone_cli.commands.common import binary_stdin, err, load_settings, stdin_is_terminal, PROG
+from voiceclone_cli.errors import UsageError
+
+app = typer.Typer(
+    help="Show and change settings (precedence: flag > environment > config file > default).",
+    no_args_is_help=True,
+    epilog=(
+        "[bold]Examples[/bold]\n\n"
+        "  voiceclone config set api-key            (asks for the key, hidden)\n\n"
+        "  voiceclone config set endpoint https://aivoiceclonefree.com\n\n"
+        "  voiceclone config show"
+    ),
+)
+
+KEY_HELP = "One of: api-key, endpoint, timeout, retries."
+
+
+def _spec(key: str):
+    from voiceclone_cli.settings import SPECS
+
+    if key not in SPECS:
+        raise UsageError(f"unknown setting {key!r}", hint=f"valid keys: {', '.join(SPECS)}")
+    return SPECS[key]
+
+
+def _read_secret(key: str) -> str:
+    if stdin_is_terminal():
+        return typer.prompt(f"{key}", hide_input=True)
+    line = binary_stdin().readline().decode("utf-8", "replace")
+    return line.strip()
+
+
+@app.command("set", epilog="[bold]Example[/bold]\n\n  voiceclone config set timeout 300")
+def set_(
+    key: Annotated[str, typer.Argument(help=KEY_HELP, show_default=False)],
+    value: Annotated[Optional[str], typer.Argument(help="New value; for api-key leave it out to be asked (hidden) or pipe it on stdin.", show_default=False)] = None,
+) -> None:
+    """Save a setting in the config file (created 0600)."""
+    from voiceclone_cli.config_file import config_path, load_config, save_config
+    from voiceclone_cli.redaction import register_secret
+    from voiceclone_cli.settings import parse_value
+
+    spec = _spec(key)
+    if value is None:
+        if not spec.secret:
+            raise UsageError(f"missing value for {key}", hint=f"voiceclone config set {key} VALUE")
+        value = _read_secret(key)
+    elif spec.secret:
+        err(f"{PROG}: warning: the key is now in your shell history; "
+            "next time run 'voiceclone config set api-key' and type it at the prompt")
+    register_secret(value if spec.secret else None)
+    parsed = parse_value(key, value, f"the value for {key}")
+    path = config_path()
+    current = load_config(path)
+    for warning in current.warnings:
+        err(f"{PROG}: warning: {warning}")
+    values = dict(current.values)
+    values[key] = parsed
+    save_config(path, values)
+    if spec.secret:
+        register_secret(parsed)
+    shown = "****" + str(parsed)[-4:] if spec.secret else parsed
+    err(f"{PROG}: saved {key} = {shown} in {path}")
+    if os.environ.get(spec.env):
+        err(f"{PROG}: note: {spec.env} is set and takes precedence over the config file")
+
+
+@app.command("get", epilog="[bold]Example[/bold]\n\n  voiceclone config get endpoint")
+def get(key: Annotated[str, typer.Argument(help=KEY_HELP, show_default=False)]) -> None:
+    """Print the effective value of a setting (the API key redacted)."""
+    _spec(key)
+    settings = load_settings()
+    print(settings.display(key))
+
+
+@app.command("unset", epilog="[bold]Example[/bold]\n\n  voiceclone config unset api-key")
+def unset(key: Annotated[str, typer.Argument(help=KEY_HELP, show_default=False)]) -> None:
+    """Remove a setting from the config file."""
+    from voiceclone_cli.config_file import config_path, load_config, save_config
+
+    _spec(key)
+    path = config_path()
+    current = load_config(path)
+    if key not in current.values:
+        err(f"{PROG}: {key} is not set in {path}")
+        return
+    values = dict(current.values)
+    del values[key]
+    save_config(path, values)
+    err(f"{PROG}: removed {key} from {path}")
+
+
+@app.command("show", epilog="[bold]Example[/bold]\n\n  voiceclone config show --json")
+def show(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """Every setting with its effective value and where it comes from."""
+    from voiceclone_cli.settings import SPECS
+
+    settings = load_settings()
+    rows = [(name, settings.display(name), settings.values[name].origin) for name in SPECS]
+    if as_json:
+        print(json.dumps({
+            "config_file": str(settings.config.path),
+            "settings": {n: {"value": v, "source": settings.values[n].source, "origin": o} for n, v, o in rows},
+        }))
+        return
+    width = max(len(n) for n, _, _ in rows)
+    vwidth = max(len(v) for _, v, _ in rows)
+    print(f"# config file: {settings.config.path}")
+    for name, shown, origin in rows:
+        print(f"{name:<{width}}  {shown:<{vwidth}}  ({origin})")
+
+
+@app.command("path", epilog="[bold]Example[/bold]\n\n  $EDITOR \"$(voiceclone config path)\"")
+def path() -> None:
+    """Print the config file's path (it may not exist yet)."""
+    from voiceclone_cli.config_file import config_path
+
+    print(config_path())

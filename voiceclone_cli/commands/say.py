@@ -1,0 +1,159 @@
+"""``voiceclone say``: parse options, pick text/sample/output, call ``speech.speak``, report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from voiceclone_cli.commands.common import (
+    binary_stdin,
+    binary_stdout,
+    info,
+    load_settings,
+    setup_logging,
+    stderr_is_terminal,
+    stdin_is_terminal,
+    stdout_is_terminal,
+)
+from voiceclone_cli.errors import UsageError
+
+EXAMPLES = """\
+[bold]Examples[/bold]
+
+  voiceclone say --sample me.wav "Hello there" -o hello.wav
+
+  voiceclone say -s me.wav -f chapter.txt -o chapter.wav
+
+  echo "Piped text" | voiceclone say -s me.wav -o - > out.wav
+
+  voiceclone say --local -s examples/sample.wav "No account needed" -o local.wav
+"""
+
+SPEED_HELP = "Speech speed, 0.5-2.0."
+PITCH_HELP = "Pitch shift, -1.0-1.0 (0 = unchanged)."
+
+
+def read_text(text: Optional[str], text_file: Optional[str]) -> str:
+    """Text from the argument, -f FILE, or stdin, cleaned and refused if empty."""
+    from voiceclone_cli.text import read_text_file, read_text_stream, require_text
+
+    if text is not None and text_file is not None and text != "-":
+        raise UsageError("give the text as an argument or with -f, not both")
+    if text_file is not None and text_file != "-":
+        return require_text(read_text_file(Path(text_file)), f"text file {text_file}")
+    if text_file == "-" or text == "-" or (text is None and not stdin_is_terminal()):
+        return require_text(read_text_stream(binary_stdin()), "text from stdin")
+    if text is None:
+        raise UsageError(
+            "no text to speak",
+            hint='give it as an argument: voiceclone say -s me.wav "Hello there"',
+        )
+    return require_text(text, "the text argument")
+
+
+def choose_sink(output: Optional[str], as_json: bool, quiet: bool):
+    """File, stdout, or an automatic file name; never raw audio onto a terminal."""
+    from voiceclone_cli.sinks import WavFileSink, WavStreamSink, check_output_path, default_output_path
+
+    to_stdout = output == "-" or (output is None and not stdout_is_terminal())
+    if to_stdout:
+        if stdout_is_terminal():
+            raise UsageError(
+                "refusing to write audio to a terminal",
+                hint="redirect it (> out.wav), pipe it, or use -o FILE",
+            )
+        if as_json:
+            raise UsageError("--json needs -o FILE: stdout is carrying the audio")
+        return WavStreamSink(binary_stdout()), None
+    path = Path(output) if output else default_output_path()
+    check_output_path(path)
+    return WavFileSink(path), path
+
+
+def say(
+    text: Annotated[Optional[str], typer.Argument(help="Text to speak; '-' reads stdin.", show_default=False)] = None,
+    sample: Annotated[Optional[Path], typer.Option("--sample", "-s", help="Voice sample: WAV, MP3 or M4A, 5-30 s.", show_default=False)] = None,
+    text_file: Annotated[Optional[str], typer.Option("--text-file", "-f", help="Read the text from a file ('-' for stdin).", show_default=False)] = None,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="WAV file to write, or '-' for stdout. Default: stdout when piped, else voiceclone-DATE-TIME.wav.", show_default=False)] = None,
+    speed: Annotated[float, typer.Option(min=0.5, max=2.0, help=SPEED_HELP)] = 1.0,
+    pitch: Annotated[float, typer.Option(min=-1.0, max=1.0, help=PITCH_HELP)] = 0.0,
+    strict_sample: Annotated[bool, typer.Option("--strict-sample", help="Refuse a sample that is too long or large instead of fitting it.")] = False,
+    retries: Annotated[Optional[int], typer.Option(min=0, max=20, help="Retries after 429, 5xx and network errors. \\[default: 4]", show_default=False)] = None,
+    timeout: Annotated[Optional[float], typer.Option(min=0.1, max=3600, help="Read timeout per request, seconds. \\[default: 120]", show_default=False)] = None,
+    endpoint: Annotated[Optional[str], typer.Option(help="API base URL. \\[default: https://aivoiceclonefree.com]", show_default=False)] = None,
+    api_key: Annotated[Optional[str], typer.Option("--api-key", help="API key. Visible in the process list: prefer VOICECLONE_API_KEY or 'voiceclone config set api-key'.", show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a one-line JSON summary on stdout (with -o FILE).")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Tracebacks and a redacted request log on stderr.")] = False,
+) -> None:
+    """Speak TEXT in the voice of a sample and write it as WAV."""
+    from voiceclone_cli.engines.remote import RemoteEngine
+    from voiceclone_cli.speech import speak
+
+    setup_logging(quiet=quiet, debug=debug)
+    if sample is None:
+        raise UsageError("missing --sample", hint='voiceclone say --sample me.wav "Hello there"')
+    content = read_text(text, text_file)
+    settings = load_settings(
+        {"api-key": api_key, "endpoint": endpoint, "retries": retries, "timeout": timeout}, quiet
+    )
+    engine = RemoteEngine(settings)
+    try:
+        sink, path = choose_sink(output, as_json, quiet)
+        voice = engine.prepare_voice(sample, strict=strict_sample)
+        for note in voice.notes:
+            info(note, quiet)
+        with _progress(quiet) as on_progress:
+            result = speak(content, engine, voice, sink, speed=speed, pitch=pitch, on_progress=on_progress)
+    finally:
+        engine.close()
+    if path is not None:
+        if as_json:
+            summary = {
+                "path": str(path),
+                "seconds": round(result.seconds, 3),
+                "chunks": result.chunks,
+                "requests": result.requests,
+                "retries": result.retries,
+                "sample_rate": result.rate,
+                "engine": engine.name,
+            }
+            print(json.dumps(summary), flush=True)
+        if output is None:  # the user has not seen this name yet: always tell it
+            info(f"wrote {path} ({result.seconds:.1f} s)")
+        elif not as_json:
+            info(f"wrote {path} ({result.seconds:.1f} s)", quiet)
+
+
+class _progress:
+    """A progress bar on stderr for multi-chunk work, only when a person is watching."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.enabled = not quiet and stderr_is_terminal()
+        self._bar = None
+
+    def __enter__(self):
+        if not self.enabled:
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._bar = Progress(
+            TextColumn("speaking"), BarColumn(), MofNCompleteColumn(), TextColumn("chunks"),
+            TextColumn("{task.fields[audio]}"), TimeElapsedColumn(),
+            console=Console(stderr=True), transient=True,
+        )
+        self._bar.start()
+        task = self._bar.add_task("say", total=None, audio="")
+
+        def update(done: int, total: int, seconds: float) -> None:
+            self._bar.update(task, completed=done, total=total, audio=f"{seconds:.1f} s audio")
+
+        return update
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.stop()

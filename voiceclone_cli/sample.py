@@ -1,0 +1,273 @@
+"""Voice sample preparation: everything the service would refuse is caught here, locally.
+
+The format is read from the bytes (a renamed file is still recognised), the audio is decoded to
+measure it, and a sample that is too long or too large is fitted (cut at a pause, re-encoded)
+unless the user asked for ``strict`` handling. Decoding needs only pip wheels: soundfile's
+bundled libsndfile for WAV, PyAV's bundled FFmpeg for MP3 and M4A.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from voiceclone_cli.errors import SampleError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+MIN_SECONDS = 5.0
+MAX_SECONDS = 30.0
+MAX_BYTES = 4_500_000  # the service says "4.5MB"; the decimal reading is the safe one
+SUPPORTED = ("WAV", "MP3", "M4A")
+
+# A fitted sample stays clear of the edges of the service's window, so decoder differences
+# (MP3 priming, rounding) can never push it outside.
+FIT_MAX_SECONDS = 29.5
+_READ_LIMIT_BYTES = 512 * 1024 * 1024
+_DECODE_LIMIT_SECONDS = 120.0
+_SILENCE_DBFS = -50.0
+_MIME = {"WAV": "audio/wav", "MP3": "audio/mpeg", "M4A": "audio/mp4"}
+_FIT_RATES = (48000, 44100, 32000, 24000, 22050, 16000)
+
+
+@dataclass
+class PreparedSample:
+    """What is uploaded (``data``) plus the decoded audio for local analysis."""
+
+    data: bytes
+    filename: str
+    mime_type: str
+    format: str
+    seconds: float
+    samples: np.ndarray  # mono float32, the audio actually uploaded
+    rate: int
+    source: Path
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def sniff_format(head: bytes) -> str | None:
+    """Name the container from its first bytes, or ``None`` if it is none we support."""
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "WAV"
+    if len(head) >= 12 and head[4:8] == b"ftyp":
+        return "M4A"
+    if head[:3] == b"ID3":
+        return "MP3"
+    if len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0:
+        layer = (head[1] >> 1) & 0x3
+        return "MP3" if layer != 0 else None  # layer 0 is AAC in ADTS, not MP3
+    return None
+
+
+def _describe_unsupported(head: bytes) -> str:
+    known = {b"OggS": "Ogg", b"fLaC": "FLAC", b"\x1aE\xdf\xa3": "WebM/Matroska", b"FORM": "AIFF"}
+    for magic, name in known.items():
+        if head.startswith(magic):
+            return f"{name} audio"
+    if head[:1] in (b"{", b"<") or all(32 <= b < 127 or b in (9, 10, 13) for b in head[:64]):
+        return "a text file"
+    return "not a recognised audio file"
+
+
+def _decode_wav(data: bytes) -> tuple[np.ndarray, int]:
+    import numpy as np
+    import soundfile as sf
+
+    with sf.SoundFile(io.BytesIO(data)) as f:
+        rate = f.samplerate
+        frames = min(f.frames, int(_DECODE_LIMIT_SECONDS * rate) + 1)
+        block = f.read(frames, dtype="float32", always_2d=True)
+    return np.ascontiguousarray(block.mean(axis=1), dtype=np.float32), rate
+
+
+def _decode_compressed(data: bytes) -> tuple[np.ndarray, int]:
+    import av
+    import numpy as np
+
+    with av.open(io.BytesIO(data), mode="r") as container:
+        if not container.streams.audio:
+            raise ValueError("no audio stream")
+        stream = container.streams.audio[0]
+        rate = stream.rate or stream.codec_context.sample_rate
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        parts: list[np.ndarray] = []
+        total = 0
+        for frame in container.decode(stream):
+            for out in resampler.resample(frame):
+                block = out.to_ndarray().reshape(-1)
+                parts.append(block)
+                total += len(block)
+            if total > _DECODE_LIMIT_SECONDS * rate:
+                break
+        else:
+            for out in resampler.resample(None):
+                parts.append(out.to_ndarray().reshape(-1))
+    if not parts:
+        raise ValueError("no audio frames")
+    return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32), rate
+
+
+def decode_sample(data: bytes, fmt: str) -> tuple[np.ndarray, int]:
+    """Mono float32 samples and rate (at most ~2 minutes are decoded: enough to fit 30 s)."""
+    return _decode_wav(data) if fmt == "WAV" else _decode_compressed(data)
+
+
+def _frame_rms_db(samples: np.ndarray, rate: int, frame_seconds: float = 0.02) -> np.ndarray:
+    import numpy as np
+
+    hop = max(1, int(rate * frame_seconds))
+    n = len(samples) // hop
+    if n == 0:
+        return np.array([-120.0])
+    frames = samples[: n * hop].reshape(n, hop).astype(np.float64)
+    rms = np.sqrt(np.mean(frames * frames, axis=1))
+    return 20 * np.log10(np.maximum(rms, 1e-6))
+
+
+def _trim_edges(samples: np.ndarray, rate: int, pad_seconds: float = 0.25) -> np.ndarray:
+    """Drop leading and trailing silence, keeping a short pad."""
+    db = _frame_rms_db(samples, rate)
+    active = (db > db.max() - 40.0).nonzero()[0]
+    hop = int(rate * 0.02)
+    start = max(0, int(active[0] * hop - pad_seconds * rate))
+    end = min(len(samples), int((active[-1] + 1) * hop + pad_seconds * rate))
+    return samples[start:end]
+
+
+def cut_at_pause(samples: np.ndarray, rate: int, limit_seconds: float) -> np.ndarray:
+    """Cut to at most ``limit_seconds``, at the quietest moment of the last third before it."""
+    import numpy as np
+
+    limit = int(limit_seconds * rate)
+    if len(samples) <= limit:
+        return samples
+    db = _frame_rms_db(samples[:limit], rate)
+    # 200 ms of context: a pause, not a stop consonant.
+    smooth = np.convolve(db, np.ones(10) / 10, mode="same")
+    lo = int(len(smooth) * 2 / 3)
+    window = smooth[lo:]
+    # Among frames within 3 dB of the quietest, take the latest: keeps the most speech.
+    candidates = (window <= window.min() + 3.0).nonzero()[0]
+    cut = (lo + int(candidates[-1]) + 1) * int(rate * 0.02)
+    out = samples[:cut].copy()
+    fade = min(len(out), int(rate * 0.01))
+    out[len(out) - fade :] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
+    return out
+
+
+def _encode_fitted(samples: np.ndarray, rate: int) -> tuple[np.ndarray, int, bytes]:
+    """Encode as 16-bit mono WAV at the highest standard rate that fits the size limit."""
+    from voiceclone_cli.resample import resample
+    from voiceclone_cli.wav import Audio, encode_wav
+
+    for target in _FIT_RATES:
+        if target > rate:
+            continue
+        audio = resample(Audio(samples, rate), target)
+        data = encode_wav(audio)
+        if len(data) <= MAX_BYTES:
+            return audio.samples, target, data
+    raise SampleError("sample cannot be fitted under the upload limit")  # pragma: no cover
+
+
+def prepare_sample(path: Path | str, *, strict: bool = False) -> PreparedSample:
+    """Validate a sample and return exactly what may be uploaded, or raise ``SampleError``."""
+    path = Path(path)
+    data = _read_sample_bytes(path)
+    fmt = sniff_format(data[:64])
+    supported = ", ".join(SUPPORTED)
+    if fmt is None:
+        raise SampleError(
+            f"{path.name} is {_describe_unsupported(data[:64])}; supported formats: {supported}",
+            hint="convert the sample to WAV, MP3 or M4A",
+        )
+    try:
+        samples, rate = decode_sample(data, fmt)
+    except Exception as exc:  # decoders raise many types for corrupt input
+        raise SampleError(
+            f"cannot decode {path.name} as {fmt}: {_short(exc)}",
+            hint="re-export the sample as a 16-bit WAV",
+        ) from exc
+    if len(samples) == 0 or rate <= 0:
+        raise SampleError(f"{path.name} holds no audio", hint="record 5-30 s of speech")
+    seconds = len(samples) / rate
+    if seconds < MIN_SECONDS:
+        raise SampleError(
+            f"sample is {seconds:.1f} s long; at least {MIN_SECONDS:.0f} s of speech is needed",
+            hint="record 5-30 s of clear speech",
+        )
+    if _frame_rms_db(samples, rate).max() < _SILENCE_DBFS:
+        raise SampleError(
+            f"{path.name} is silent (quieter than {_SILENCE_DBFS:.0f} dBFS)",
+            hint="check the recording level or pick another sample",
+        )
+
+    notes: list[str] = []
+    fits = seconds <= MAX_SECONDS and len(data) <= MAX_BYTES
+    if fits:
+        return PreparedSample(
+            data, _upload_name(path, fmt), _MIME[fmt], fmt, seconds, samples, rate, path, notes
+        )
+    if strict:
+        problem = (
+            f"sample is {seconds:.1f} s long (limit {MAX_SECONDS:.0f} s)"
+            if seconds > MAX_SECONDS
+            else f"sample is {len(data) / 1e6:.1f} MB (limit {MAX_BYTES / 1e6:.1f} MB)"
+        )
+        raise SampleError(problem, hint="drop --strict-sample to let voiceclone fit it")
+
+    if seconds > MAX_SECONDS:
+        trimmed = _trim_edges(samples, rate)
+        if len(trimmed) / rate > FIT_MAX_SECONDS:
+            trimmed = cut_at_pause(trimmed, rate, FIT_MAX_SECONDS)
+        longer = "over " if seconds >= _DECODE_LIMIT_SECONDS else ""
+        notes.append(f"sample trimmed from {longer}{seconds:.1f} s to {len(trimmed) / rate:.1f} s at a pause")
+        samples = trimmed
+    fitted, new_rate, wav = _encode_fitted(samples, rate)
+    if new_rate != rate or fmt != "WAV" or len(data) > MAX_BYTES:
+        notes.append(
+            f"sample re-encoded as 16-bit mono WAV at {new_rate / 1000:g} kHz "
+            f"({len(wav) / 1e6:.1f} MB) to fit the upload limit"
+        )
+    return PreparedSample(
+        wav, _upload_name(path, "WAV"), _MIME["WAV"], "WAV", len(fitted) / new_rate,
+        fitted, new_rate, path, notes,
+    )
+
+
+def _read_sample_bytes(path: Path) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > _READ_LIMIT_BYTES:
+            raise SampleError(
+                f"{path.name} is {size / 1e6:.0f} MB: far too large for a voice sample",
+                hint="cut a 5-30 s clip of clear speech",
+            )
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise SampleError(f"sample not found: {path}", hint="check the path given to --sample") from None
+    except IsADirectoryError:
+        raise SampleError(f"sample is a directory: {path}", hint="give an audio file to --sample") from None
+    except PermissionError:
+        raise SampleError(f"cannot read sample {path}: permission denied") from None
+    except OSError as exc:
+        raise SampleError(f"cannot read sample {path}: {exc.strerror}") from None
+
+
+def _upload_name(path: Path, fmt: str) -> str:
+    """The upload's file name carries the real format's extension, whatever the local name."""
+    stem = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_") else "_" for ch in path.stem)
+    return f"{stem or 'sample'}.{fmt.lower()}"
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:160]

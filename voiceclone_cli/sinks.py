@@ -1,0 +1,123 @@
+"""Where finished audio goes: a file (atomically) or a byte stream such as stdout.
+
+A sink is opened with the output rate once the first chunk is known, receives mono float
+blocks in order, and is either closed (the output is complete) or aborted (nothing partial
+is left behind: a file target keeps its previous content).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+import numpy as np
+
+from voiceclone_cli.atomic import temp_path_for
+from voiceclone_cli.errors import OutputError
+from voiceclone_cli.wav import to_pcm16, wav_header
+
+
+class Sink(Protocol):
+    def open(self, rate: int) -> None: ...
+    def write(self, samples: np.ndarray) -> None: ...
+    def close(self) -> None: ...
+    def abort(self) -> None: ...
+
+
+def check_output_path(path: Path) -> None:
+    """Fail before any work if the result could not be saved there."""
+    if path.is_dir():
+        raise OutputError(f"output {path} is a directory", hint="give a file name, e.g. -o out.wav")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"output directory {parent} does not exist", hint=f"create it: mkdir -p {parent}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"output directory {parent} is not writable", hint="choose another -o path")
+
+
+def default_output_path(directory: Path | None = None, now: datetime | None = None) -> Path:
+    """``voiceclone-YYYYMMDD-HHMMSS.wav``, with a counter if that name is taken."""
+    directory = directory or Path.cwd()
+    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    candidate = directory / f"voiceclone-{stamp}.wav"
+    counter = 2
+    while candidate.exists():
+        candidate = directory / f"voiceclone-{stamp}-{counter}.wav"
+        counter += 1
+    return candidate
+
+
+class WavFileSink:
+    """Writes progressively into a hidden temp file next to the target; renamed on close."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._tmp: Path | None = None
+        self._file = None
+        self.frames = 0
+
+    def open(self, rate: int) -> None:
+        import soundfile as sf
+
+        self._tmp = temp_path_for(self.path)
+        try:
+            self._file = sf.SoundFile(self._tmp, "w", samplerate=rate, channels=1, subtype="PCM_16", format="WAV")
+        except (OSError, RuntimeError) as exc:
+            self._tmp.unlink(missing_ok=True)
+            raise OutputError(f"cannot write {self.path}: {exc}") from None
+
+    def write(self, samples: np.ndarray) -> None:
+        if len(samples):
+            try:
+                self._file.write(samples)
+            except (OSError, RuntimeError) as exc:
+                raise OutputError(f"cannot write {self.path}: {exc}") from None
+            self.frames += len(samples)
+
+    def close(self) -> None:
+        try:
+            self._file.close()
+            with open(self._tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(self._tmp, self.path)
+        except OSError as exc:
+            self.abort()
+            raise OutputError(f"cannot write {self.path}: {exc.strerror}") from None
+
+    def abort(self) -> None:
+        if self._file is not None and not self._file.closed:
+            self._file.close()
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
+
+
+class WavStreamSink:
+    """A WAV stream for pipes: the header gives "unknown length", so it never needs rewriting."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.frames = 0
+
+    def open(self, rate: int) -> None:
+        self._put(wav_header(rate))
+
+    def write(self, samples: np.ndarray) -> None:
+        if len(samples):
+            self._put(to_pcm16(samples))
+            self.frames += len(samples)
+
+    def close(self) -> None:
+        self._put(b"")
+
+    def abort(self) -> None:
+        """Whatever was streamed is out; stopping is all that can be done."""
+
+    def _put(self, data: bytes) -> None:
+        try:
+            if data:
+                self.stream.write(data)
+            self.stream.flush()
+        except BrokenPipeError:
+            raise OutputError("the program reading stdout closed the pipe", hint="") from None

@@ -1,0 +1,84 @@
+"""The ``say`` pipeline as a library call: text -> chunks -> engine -> joins -> sink.
+
+Usable without the CLI::
+
+    from voiceclone_cli.speech import speak
+    from voiceclone_cli.engines.remote import RemoteEngine
+    from voiceclone_cli.settings import resolve
+    from voiceclone_cli.sinks import WavFileSink
+
+    engine = RemoteEngine(resolve())
+    voice = engine.prepare_voice(Path("me.wav"))
+    speak("Hello there", engine, voice, WavFileSink(Path("hello.wav")))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from voiceclone_cli.assembly import Joiner, JoinSettings
+from voiceclone_cli.chunking import chunk_text
+from voiceclone_cli.engines.base import Engine
+from voiceclone_cli.prefetch import OrderedPrefetcher
+from voiceclone_cli.sinks import Sink
+
+ProgressCallback = Callable[[int, int, float], None]  # chunks done, chunks total, audio seconds
+
+
+@dataclass
+class SpeakResult:
+    seconds: float
+    rate: int
+    chunks: int
+    requests: int
+    retries: int
+
+
+def speak(
+    text: str,
+    engine: Engine,
+    voice: Any,
+    sink: Sink,
+    *,
+    speed: float = 1.0,
+    pitch: float = 0.0,
+    prefetch: int = 2,
+    rate: int | None = None,
+    join: JoinSettings = JoinSettings(),
+    on_progress: ProgressCallback | None = None,
+) -> SpeakResult:
+    """Speak ``text`` into ``sink``; on any failure the sink is aborted and the error re-raised."""
+    chunks = chunk_text(text, engine.max_chunk_chars)
+    joiner = Joiner(rate, join)
+    workers = max(1, min(prefetch, engine.max_workers, len(chunks)))
+    results = OrderedPrefetcher(
+        lambda chunk: engine.synthesize(chunk, voice, speed=speed, pitch=pitch),
+        chunks,
+        workers=workers,
+    )
+    opened = False
+    try:
+        for done, audio in enumerate(results, start=1):
+            ready = joiner.add(audio)
+            if not opened:
+                sink.open(joiner.rate)
+                opened = True
+            sink.write(ready)
+            if on_progress:
+                on_progress(done, len(chunks), joiner.frames_out / joiner.rate)
+        sink.write(joiner.finish())
+        sink.close()
+    except BaseException:
+        results.close()
+        sink.abort()
+        raise
+    stats = engine.stats()
+    return SpeakResult(
+        seconds=joiner.frames_out / joiner.rate,
+        rate=joiner.rate,
+        chunks=len(chunks),
+        requests=stats.get("requests", 0),
+        retries=stats.get("retries", 0),
+    )
