@@ -8,8 +8,12 @@ _voiceclone() {
     for ((i=1; i<COMP_CWORD; i++)); do
         w="${COMP_WORDS[i]}"
         case "$path:$w" in
+            ":cache") path="cache" ;;
             ":config") path="config" ;;
+            ":engines") path="engines" ;;
             ":say") path="say" ;;
+            "cache:clear") path="cache clear" ;;
+            "cache:path") path="cache path" ;;
             "config:get") path="config get" ;;
             "config:path") path="config path" ;;
             "config:set") path="config set" ;;
@@ -20,7 +24,19 @@ _voiceclone() {
     case "$path" in
         "")
             if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help -V --version' -- "$cur"))
-            else COMPREPLY=($(compgen -W 'config say' -- "$cur"))
+            else COMPREPLY=($(compgen -W 'cache config engines say' -- "$cur"))
+            fi ;;
+        "cache")
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help' -- "$cur"))
+            else COMPREPLY=($(compgen -W 'clear path' -- "$cur"))
+            fi ;;
+        "cache clear")
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help' -- "$cur"))
+            else COMPREPLY=($(compgen -W '' -- "$cur"))
+            fi ;;
+        "cache path")
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help' -- "$cur"))
+            else COMPREPLY=($(compgen -W '' -- "$cur"))
             fi ;;
         "config")
             if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help' -- "$cur"))
@@ -46,10 +62,14 @@ _voiceclone() {
             if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help' -- "$cur"))
             else COMPREPLY=($(compgen -W 'api-key endpoint timeout retries' -- "$cur"))
             fi ;;
+        "engines")
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help --json' -- "$cur"))
+            else COMPREPLY=($(compgen -W '' -- "$cur"))
+            fi ;;
         "say")
             case "$prev" in --sample|-s|--text-file|-f|--output|-o) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;; esac
-            case "$prev" in --speed|--pitch|--retries|--timeout|--endpoint|--api-key) return ;; esac
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help --sample -s --text-file -f --output -o --speed --pitch --strict-sample --retries --timeout --endpoint --api-key --json --quiet -q --debug' -- "$cur"))
+            case "$prev" in --speed|--pitch|--retries|--timeout|--endpoint|--api-key|--format|--sample-rate|--prefetch) return ;; esac
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help --sample -s --text-file -f --output -o --speed --pitch --strict-sample --retries --timeout --endpoint --api-key --local --no-cache --play --format --sample-rate --raw --prefetch --json --quiet -q --debug' -- "$cur"))
             else COMPREPLY=($(compgen -W '' -- "$cur"))
             fi ;;
     esac

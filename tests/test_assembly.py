@@ -90,3 +90,12 @@ def test_joined_stream_is_bounded_and_click_free(specs):
     assert len(out) == joiner.frames_out > 0
     assert np.max(np.abs(out)) <= JoinSettings().peak_ceiling + 1e-6
     assert np.max(np.abs(np.diff(out))) < 0.2
+
+
+def test_join_positions_are_reported_at_crossfade_centres():
+    rate = 16000
+    chunks = [Audio(tone(0.5, rate, lead=0, tail=0), rate) for _ in range(3)]
+    _, joiner = join_all(chunks)
+    n = len(chunks[0].samples)
+    xf = int(JoinSettings().crossfade_seconds * rate)
+    assert joiner.joins == [n - xf + xf // 2, 2 * n - 2 * xf + xf // 2]

@@ -77,3 +77,29 @@ def test_cjk_punctuation_used_inside_a_long_token():
 def test_invalid_limit():
     with pytest.raises(ValueError):
         chunk_text("x", 0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(texty, st.integers(min_value=10, max_value=200), st.integers(min_value=1, max_value=200))
+def test_shorter_first_chunk_keeps_the_invariants(text, limit, first):
+    chunks = chunk_text(text, limit, first)
+    _check_invariants(text, chunks, limit)
+    if chunks:
+        smallest_natural_start = chunk_text(text, limit, 1)[0]  # the first clause, alone
+        assert len(chunks[0]) <= max(first, len(smallest_natural_start))
+
+
+def test_first_chunk_is_one_sentence_when_asked():
+    text = "Short start. " + "Then much more text follows here. " * 10
+    chunks = chunk_text(text, 300, 40)
+    assert chunks[0] == "Short start."
+    assert all(len(c) <= 300 for c in chunks) and len(chunks[1]) > 250
+
+
+def test_long_first_sentence_starts_at_a_clause_not_mid_clause():
+    text = "When the long opening sentence finally begins, it rambles on and on without end. Next."
+    chunks = chunk_text(text, 300, 50)
+    assert chunks == ["When the long opening sentence finally begins,",
+                      "it rambles on and on without end. Next."]
+    no_clauses = "A long opening sentence without a single clause mark in it at all. Next."
+    assert chunk_text(no_clauses, 300, 20)[0] == "A long opening sentence without a single clause mark in it at all."

@@ -83,6 +83,7 @@ class Joiner:
         self._held = np.zeros(0, dtype=np.float32)
         self._started = False
         self.frames_out = 0
+        self.joins: list[int] = []  # output sample index at the centre of each cross-fade
 
     def add(self, audio: Audio) -> np.ndarray:
         """Take the next chunk in order; return the samples that are now final."""
@@ -99,6 +100,7 @@ class Joiner:
             ready = samples
         else:
             n = min(len(self._held), len(samples), int(self.settings.crossfade_seconds * self.rate))
+            self.joins.append(self.frames_out + len(self._held) - n + n // 2)
             mixed = equal_power_crossfade(self._held[len(self._held) - n :], samples[:n])
             ready = np.concatenate([self._held[: len(self._held) - n], mixed, samples[n:]])
         keep = min(len(ready), int(self.settings.crossfade_seconds * self.rate))

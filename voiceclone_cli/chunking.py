@@ -96,34 +96,60 @@ def _split_range(words: list[tuple[str, int]], level: int, max_chars: int) -> li
     return pieces
 
 
-def iter_chunks(text: str, max_chars: int = MAX_CHUNK_CHARS) -> Iterator[str]:
-    """Yield chunks of at most ``max_chars`` characters, lazily packed in input order."""
+def _clause_pieces(words: list[tuple[str, int]], max_chars: int) -> Iterator[_Piece]:
+    """One piece per clause (split further only where a clause exceeds ``max_chars``)."""
+    group: list[tuple[str, int]] = []
+    for word, strength in words:
+        group.append((word, strength))
+        if strength <= _CLAUSE:
+            yield from _split_range(group, _WORD, max_chars)
+            group = []
+    if group:
+        yield from _split_range(group, _WORD, max_chars)
+
+
+def iter_chunks(text: str, max_chars: int = MAX_CHUNK_CHARS, first_chars: int | None = None) -> Iterator[str]:
+    """Yield chunks of at most ``max_chars`` characters, lazily packed in input order.
+
+    ``first_chars`` makes the first chunk shorter, so a streaming listener hears the start
+    sooner: a long opening sentence may end its first chunk at a clause mark, never mid-clause.
+    """
     if max_chars < 1:
         raise ValueError("max_chars must be at least 1")
+    limit = min(first_chars or max_chars, max_chars)
     words = _words_with_strength(text)
     sentence: list[tuple[str, int]] = []
     current = ""
 
+    def sentence_pieces(run: list[tuple[str, int]], first: bool) -> Iterator[_Piece]:
+        if first and len(" ".join(w for w, _ in run)) > limit:
+            yield from _clause_pieces(run, max_chars)  # a long opening sentence starts at a clause
+        else:
+            yield from _split_range(run, _CLAUSE, max_chars)
+
     def pieces() -> Iterator[_Piece]:
         nonlocal sentence
+        first = first_chars is not None
         for word, strength in words:
             sentence.append((word, strength))
             if strength == _SENTENCE:
-                yield from _split_range(sentence, _CLAUSE, max_chars)
-                sentence = []
+                yield from sentence_pieces(sentence, first)
+                sentence, first = [], False
         if sentence:
-            yield from _split_range(sentence, _CLAUSE, max_chars)
+            yield from sentence_pieces(sentence, first)
 
     for piece in pieces():
         candidate = current + piece.glue + piece.text if current else piece.text
-        if len(candidate) <= max_chars:
+        if len(candidate) <= limit:
             current = candidate
         else:
-            yield current
+            if current:
+                yield current
+                limit = max_chars
             current = piece.text
     if current:
         yield current
 
 
-def chunk_text(text: str, max_chars: int = MAX_CHUNK_CHARS) -> list[str]:
-    return list(iter_chunks(text, max_chars))
+def chunk_text(text: str, max_chars: int = MAX_CHUNK_CHARS, first_chars: int | None = None) -> list[str]:
+    return list(iter_chunks(text, max_chars, first_chars))

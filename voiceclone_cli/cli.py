@@ -14,6 +14,7 @@ import typer
 
 from voiceclone_cli import __version__
 from voiceclone_cli.commands import config as config_cmd
+from voiceclone_cli.commands import engines as engines_cmd
 from voiceclone_cli.commands.common import PROG, err
 from voiceclone_cli.commands.say import EXAMPLES as SAY_EXAMPLES
 from voiceclone_cli.commands.say import say
@@ -26,6 +27,7 @@ app = typer.Typer(
     epilog=(
         "[bold]Examples[/bold]\n\n"
         '  voiceclone say --sample me.wav "Hello there" -o hello.wav\n\n'
+        '  voiceclone say --local --sample me.wav "No account needed" -o local.wav\n\n'
         "  voiceclone config set api-key\n\n"
         "Run 'voiceclone COMMAND --help' for a command's options, 'voiceclone --version' for the version."
     ),
@@ -36,6 +38,8 @@ app = typer.Typer(
 )
 app.command(epilog=SAY_EXAMPLES, no_args_is_help=False)(say)
 app.add_typer(config_cmd.app, name="config")
+app.command(epilog="[bold]Example[/bold]\n\n  voiceclone engines")(engines_cmd.engines)
+app.add_typer(engines_cmd.cache_app, name="cache")
 
 
 @app.callback()

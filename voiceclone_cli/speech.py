@@ -21,6 +21,7 @@ from typing import Any
 from voiceclone_cli.assembly import Joiner, JoinSettings
 from voiceclone_cli.chunking import chunk_text
 from voiceclone_cli.engines.base import Engine
+from voiceclone_cli.errors import TextError
 from voiceclone_cli.prefetch import OrderedPrefetcher
 from voiceclone_cli.sinks import Sink
 
@@ -34,6 +35,7 @@ class SpeakResult:
     chunks: int
     requests: int
     retries: int
+    joins: list[float]  # seconds into the output where chunks meet
 
 
 def speak(
@@ -50,7 +52,9 @@ def speak(
     on_progress: ProgressCallback | None = None,
 ) -> SpeakResult:
     """Speak ``text`` into ``sink``; on any failure the sink is aborted and the error re-raised."""
-    chunks = chunk_text(text, engine.max_chunk_chars)
+    chunks = chunk_text(text, engine.max_chunk_chars, getattr(engine, "first_chunk_chars", None))
+    if not chunks:
+        raise TextError("the text is empty", hint="give some words to speak")
     joiner = Joiner(rate, join)
     workers = max(1, min(prefetch, engine.max_workers, len(chunks)))
     results = OrderedPrefetcher(
@@ -81,4 +85,5 @@ def speak(
         chunks=len(chunks),
         requests=stats.get("requests", 0),
         retries=stats.get("retries", 0),
+        joins=[index / joiner.rate for index in joiner.joins],
     )

@@ -94,3 +94,19 @@ def load_settings(flags: Mapping[str, Any] | None = None, quiet: bool = False):
         for warning in settings.config.warnings:
             err(f"{PROG}: warning: {warning}")
     return settings
+
+
+def make_engine(local: bool, no_cache: bool, api_key, endpoint, retries, timeout, quiet: bool):
+    """The remote engine (settings and key checked here, before any work) or the local one."""
+    if local:
+        from voiceclone_cli.engines.local import LocalEngine
+
+        engine = LocalEngine(use_cache=not no_cache)
+        engine.warm_up()
+        return engine
+    from voiceclone_cli.engines.remote import RemoteEngine
+
+    settings = load_settings(
+        {"api-key": api_key, "endpoint": endpoint, "retries": retries, "timeout": timeout}, quiet
+    )
+    return RemoteEngine(settings)

@@ -12,7 +12,7 @@ from voiceclone_cli.commands.common import (
     binary_stdin,
     binary_stdout,
     info,
-    load_settings,
+    make_engine,
     setup_logging,
     stderr_is_terminal,
     stdin_is_terminal,
@@ -30,6 +30,8 @@ EXAMPLES = """\
   echo "Piped text" | voiceclone say -s me.wav -o - > out.wav
 
   voiceclone say --local -s examples/sample.wav "No account needed" -o local.wav
+
+  voiceclone say -s me.wav -f chapter.txt --play -o chapter.mp3
 """
 
 SPEED_HELP = "Speech speed, 0.5-2.0."
@@ -54,30 +56,11 @@ def read_text(text: Optional[str], text_file: Optional[str]) -> str:
     return require_text(text, "the text argument")
 
 
-def choose_sink(output: Optional[str], as_json: bool, quiet: bool):
-    """File, stdout, or an automatic file name; never raw audio onto a terminal."""
-    from voiceclone_cli.sinks import WavFileSink, WavStreamSink, check_output_path, default_output_path
-
-    to_stdout = output == "-" or (output is None and not stdout_is_terminal())
-    if to_stdout:
-        if stdout_is_terminal():
-            raise UsageError(
-                "refusing to write audio to a terminal",
-                hint="redirect it (> out.wav), pipe it, or use -o FILE",
-            )
-        if as_json:
-            raise UsageError("--json needs -o FILE: stdout is carrying the audio")
-        return WavStreamSink(binary_stdout()), None
-    path = Path(output) if output else default_output_path()
-    check_output_path(path)
-    return WavFileSink(path), path
-
-
 def say(
     text: Annotated[Optional[str], typer.Argument(help="Text to speak; '-' reads stdin.", show_default=False)] = None,
     sample: Annotated[Optional[Path], typer.Option("--sample", "-s", help="Voice sample: WAV, MP3 or M4A, 5-30 s.", show_default=False)] = None,
     text_file: Annotated[Optional[str], typer.Option("--text-file", "-f", help="Read the text from a file ('-' for stdin).", show_default=False)] = None,
-    output: Annotated[Optional[str], typer.Option("--output", "-o", help="WAV file to write, or '-' for stdout. Default: stdout when piped, else voiceclone-DATE-TIME.wav.", show_default=False)] = None,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="File to write (.wav .flac .ogg .mp3), or '-' for WAV on stdout. Default: stdout when piped, else voiceclone-DATE-TIME.wav.", show_default=False)] = None,
     speed: Annotated[float, typer.Option(min=0.5, max=2.0, help=SPEED_HELP)] = 1.0,
     pitch: Annotated[float, typer.Option(min=-1.0, max=1.0, help=PITCH_HELP)] = 0.0,
     strict_sample: Annotated[bool, typer.Option("--strict-sample", help="Refuse a sample that is too long or large instead of fitting it.")] = False,
@@ -85,31 +68,43 @@ def say(
     timeout: Annotated[Optional[float], typer.Option(min=0.1, max=3600, help="Read timeout per request, seconds. \\[default: 120]", show_default=False)] = None,
     endpoint: Annotated[Optional[str], typer.Option(help="API base URL. \\[default: https://aivoiceclonefree.com]", show_default=False)] = None,
     api_key: Annotated[Optional[str], typer.Option("--api-key", help="API key. Visible in the process list: prefer VOICECLONE_API_KEY or 'voiceclone config set api-key'.", show_default=False)] = None,
+    local: Annotated[bool, typer.Option("--local", help="Clone offline on the CPU (needs the 'local' extra); no API key, nothing leaves the machine.")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="With --local: analyse the sample again instead of using the cached voice profile.")] = False,
+    play: Annotated[bool, typer.Option("--play", help="Play through the default audio device as it is made (with -o: play and save).")] = False,
+    format_name: Annotated[Optional[str], typer.Option("--format", help="wav, flac, ogg or mp3. Default: from the -o extension, else wav.", show_default=False)] = None,
+    sample_rate: Annotated[Optional[int], typer.Option("--sample-rate", min=8000, max=192000, help="Resample the output to this rate (Hz).", show_default=False)] = None,
+    raw: Annotated[bool, typer.Option("--raw", help="Headerless 16-bit mono PCM on stdout; the rate is printed on stderr.")] = False,
+    prefetch: Annotated[int, typer.Option(min=1, max=8, help="Chunks made ahead while the current one is written or played.")] = 2,
     as_json: Annotated[bool, typer.Option("--json", help="Print a one-line JSON summary on stdout (with -o FILE).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Tracebacks and a redacted request log on stderr.")] = False,
 ) -> None:
-    """Speak TEXT in the voice of a sample and write it as WAV."""
-    from voiceclone_cli.engines.remote import RemoteEngine
+    """Speak TEXT in the voice of a sample: to a file, to stdout, or out loud."""
+    from voiceclone_cli.output import plan_output
     from voiceclone_cli.speech import speak
 
     setup_logging(quiet=quiet, debug=debug)
     if sample is None:
         raise UsageError("missing --sample", hint='voiceclone say --sample me.wav "Hello there"')
     content = read_text(text, text_file)
-    settings = load_settings(
-        {"api-key": api_key, "endpoint": endpoint, "retries": retries, "timeout": timeout}, quiet
-    )
-    engine = RemoteEngine(settings)
+    engine = make_engine(local, no_cache, api_key, endpoint, retries, timeout, quiet)
     try:
-        sink, path = choose_sink(output, as_json, quiet)
+        plan = plan_output(
+            output=output, format_name=format_name, raw=raw, play=play, as_json=as_json,
+            stdout=binary_stdout(), stdout_is_terminal=stdout_is_terminal(),
+            on_raw_open=lambda rate: info(f"raw PCM: s16le, {rate} Hz, 1 channel", quiet),
+        )
         voice = engine.prepare_voice(sample, strict=strict_sample)
         for note in voice.notes:
             info(note, quiet)
         with _progress(quiet) as on_progress:
-            result = speak(content, engine, voice, sink, speed=speed, pitch=pitch, on_progress=on_progress)
+            result = speak(
+                content, engine, voice, plan.sink, speed=speed, pitch=pitch, prefetch=prefetch,
+                rate=sample_rate, on_progress=on_progress,
+            )
     finally:
         engine.close()
+    path = plan.path
     if path is not None:
         if as_json:
             summary = {
@@ -122,7 +117,7 @@ def say(
                 "engine": engine.name,
             }
             print(json.dumps(summary), flush=True)
-        if output is None:  # the user has not seen this name yet: always tell it
+        if plan.auto_named:  # the user has not seen this name yet: always tell it
             info(f"wrote {path} ({result.seconds:.1f} s)")
         elif not as_json:
             info(f"wrote {path} ({result.seconds:.1f} s)", quiet)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 class Engine(Protocol):
     name: str
     max_chunk_chars: int  # the longest text one ``synthesize`` call accepts
+    first_chunk_chars: int | None  # a shorter first chunk for a faster first audio, if wanted
     max_workers: int  # how many ``synthesize`` calls may usefully run at once
 
     def prepare_voice(self, sample_path: Path, *, strict: bool = False) -> Any:

@@ -1,0 +1,206 @@
+"""The offline engine with real synthesis (the Piper weights are a pip dependency)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests import samples
+from tests.conftest import read_audio
+
+pytest.importorskip("piper", reason="the local extra is not installed: pip install -e '.[local,test]'")
+
+TEXT = "The quick brown fox jumps over the lazy dog."
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    """One profile cache for the module: the sample is analysed once, not per test."""
+    return tmp_path_factory.mktemp("profile-cache")
+
+
+@pytest.fixture
+def local_env(monkeypatch, shared_cache):
+    monkeypatch.setenv("VOICECLONE_CACHE_DIR", str(shared_cache))
+    return shared_cache
+
+
+def say_local(cli, sample, text, out, *extra):
+    r = cli(["say", "--local", "-s", sample, text, "-o", out, *extra])
+    assert r.code == 0, r.stderr
+    return read_audio(out)
+
+
+def median_f0(x: np.ndarray, rate: int) -> float:
+    import pyworld
+
+    x = x.astype(np.float64)
+    f0, t = pyworld.dio(x, rate, f0_floor=60, f0_ceil=600, frame_period=5)
+    f0 = pyworld.stonemask(x, f0, t, rate)
+    voiced = f0[f0 > 0]
+    assert len(voiced) > 50, "too little voiced speech to measure"
+    return float(np.median(voiced))
+
+
+def test_speaks_plausible_audio_for_the_text(cli, local_env, sample_wav, tmp_path):
+    x, rate = say_local(cli, sample_wav, TEXT, tmp_path / "o.wav")
+    assert rate == 22050
+    seconds = len(x) / rate
+    words = len(TEXT.split())
+    assert 1.5 <= words / seconds <= 5.0, f"{words} words in {seconds:.2f} s"
+    assert np.max(np.abs(x)) <= 1.0 and np.sqrt(np.mean(x**2)) > 0.01  # audible, not clipped
+
+
+def test_speed_two_is_shorter_than_one(cli, local_env, sample_wav, tmp_path):
+    normal, rate = say_local(cli, sample_wav, TEXT, tmp_path / "a.wav")
+    fast, _ = say_local(cli, sample_wav, TEXT, tmp_path / "b.wav", "--speed", "2.0")
+    assert len(fast) < 0.7 * len(normal)
+
+
+def test_pitch_raises_median_f0(cli, local_env, sample_wav, tmp_path):
+    base, rate = say_local(cli, sample_wav, TEXT, tmp_path / "a.wav")
+    high, _ = say_local(cli, sample_wav, TEXT, tmp_path / "b.wav", "--pitch", "0.5")
+    ratio = median_f0(high, rate) / median_f0(base, rate)
+    assert ratio == pytest.approx(2 ** (6 / 12), rel=0.12)  # +0.5 = +6 semitones
+
+
+def test_profile_is_cached_and_reused(cli, monkeypatch, tmp_path, sample_wav):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("VOICECLONE_CACHE_DIR", str(cache))
+    first = cli(["say", "--local", "-s", sample_wav, "One.", "-o", tmp_path / "1.wav"])
+    assert first.code == 0 and "analysing the voice sample" in first.stderr
+    entries = list((cache / "profiles").glob("*.npz"))
+    assert len(entries) == 1
+    second = cli(["say", "--local", "-s", sample_wav, "Two.", "-o", tmp_path / "2.wav"])
+    assert second.code == 0 and "analysing" not in second.stderr
+    again = cli(["say", "--local", "--no-cache", "-s", sample_wav, "Three.", "-o", tmp_path / "3.wav"])
+    assert again.code == 0 and "analysing" in again.stderr
+    cleared = cli(["cache", "clear"])
+    assert cleared.code == 0 and "removed 1 cached voice profile" in cleared.stderr
+    assert list((cache / "profiles").glob("*.npz")) == []
+
+
+def test_corrupt_cache_entries_are_rebuilt(cli, monkeypatch, tmp_path, sample_wav):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("VOICECLONE_CACHE_DIR", str(cache))
+    assert cli(["say", "--local", "-s", sample_wav, "One.", "-o", tmp_path / "1.wav"]).code == 0
+    (entry,) = (cache / "profiles").glob("*.npz")
+    good = entry.read_bytes()
+    for damaged in (b"not a zip", good[: len(good) // 2], b""):
+        entry.write_bytes(damaged)
+        r = cli(["say", "--local", "-s", sample_wav, "Two.", "-o", tmp_path / "2.wav"])
+        assert r.code == 0, r.stderr
+        assert "unusable" in r.stderr and "rebuilding" in r.stderr
+        assert entry.read_bytes()[:2] == b"PK"  # a valid archive again
+    r = cli(["say", "--local", "-s", sample_wav, "Three.", "-o", tmp_path / "3.wav"])
+    assert r.code == 0 and "analysing" not in r.stderr
+
+
+def test_three_chunks_join_without_discontinuity(local_env, sample_wav):
+    from voiceclone_cli.engines.local import LocalEngine
+    from voiceclone_cli.speech import speak
+
+    class Collect:
+        def open(self, rate):
+            self.rate, self.parts = rate, []
+
+        def write(self, samples):
+            self.parts.append(samples)
+
+        def close(self):
+            pass
+
+        def abort(self):
+            pass
+
+    engine = LocalEngine()
+    voice = engine.prepare_voice(sample_wav)
+    text = " ".join([
+        "The first part of this text is a long sentence about rivers, hills and the weather in the spring.",
+        "The second part continues with another long sentence, describing a walk along the quiet harbour at dusk.",
+        "The third part ends the story with a final sentence about coming home late and sleeping very well indeed.",
+    ] * 2)
+    sink = Collect()
+    result = speak(text, engine, voice, sink)
+    assert result.chunks >= 3 and len(result.joins) == result.chunks - 1
+    x = np.concatenate(sink.parts)
+    steps = np.abs(np.diff(x))
+    typical = np.percentile(steps, 99.9)  # the steepest 0.1 % of the speech itself
+    for join in result.joins:
+        centre = int(join * sink.rate)
+        window = steps[centre - int(0.02 * sink.rate): centre + int(0.02 * sink.rate)]
+        assert window.max() <= max(typical, 0.02), f"jump of {window.max():.3f} at the join at {join:.2f} s"
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["--speed", "3"], 2, "--speed"),
+        (["--pitch", "-2"], 2, "--pitch"),
+        (["--json", "-o", "-"], 2, "--json needs -o FILE"),
+    ],
+)
+def test_usage_errors_hold_with_local(cli, local_env, sample_wav, args, code, message):
+    r = cli(["say", "--local", "-s", sample_wav, TEXT, *args])
+    assert r.code == code and message in r.stderr
+
+
+@pytest.mark.parametrize("variant", ["short", "silent", "corrupt"])
+def test_sample_errors_hold_with_local(cli, local_env, tmp_path, variant):
+    path = getattr(samples, variant)(tmp_path)
+    r = cli(["say", "--local", "-s", path, TEXT, "-o", tmp_path / "o.wav"])
+    assert r.code == 3 and r.stderr.count("\n") == 1
+    assert not (tmp_path / "o.wav").exists()
+
+
+def test_text_and_output_errors_hold_with_local(cli, local_env, sample_wav, tmp_path):
+    assert cli(["say", "--local", "-s", sample_wav, "  ", "-o", tmp_path / "o.wav"]).code == 3
+    assert cli(["say", "--local", "-s", sample_wav, TEXT, "-o", tmp_path / "no" / "o.wav"]).code == 7
+
+
+def test_local_needs_no_key_and_writes_stdout(cli, local_env, sample_wav):
+    r = cli(["say", "--local", "-s", sample_wav, "Piped out.", "-o", "-"])
+    assert r.code == 0 and r.stdout[:4] == b"RIFF"
+    assert read_audio(r.stdout)[0].size > 0
+
+
+def test_ctrl_c_with_local_exits_130(cli, local_env, sample_wav, tmp_path, monkeypatch):
+    from voiceclone_cli.engines.local import LocalEngine
+
+    def interrupt(self, *a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(LocalEngine, "synthesize", interrupt)
+    r = cli(["say", "--local", "-s", sample_wav, TEXT, "-o", tmp_path / "o.wav"])
+    assert r.code == 130 and list(tmp_path.iterdir()) == []
+
+
+def test_engines_lists_local_as_installed(cli):
+    r = cli(["engines", "--json"])
+    import json
+
+    engines = {e["name"]: e for e in json.loads(r.out)}
+    assert engines["local"]["installed"] is True and engines["remote"]["installed"] is True
+
+
+def test_missing_extra_gives_the_pip_command(sample_wav, tmp_path):
+    """Simulate a machine without the extra: the engine's modules cannot be imported."""
+    code = (
+        "import importlib.util, sys\n"
+        "real = importlib.util.find_spec\n"
+        "importlib.util.find_spec = lambda name, *a: None if name.split('.')[0] in ('piper', 'pyworld') else real(name, *a)\n"
+        "from voiceclone_cli.cli import main\n"
+        f"sys.exit(main(['say', '--local', '-s', {str(sample_wav)!r}, 'Hi.', '-o', {str(tmp_path / 'o.wav')!r}]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 8
+    assert "pip install 'voiceclone-cli[local]'" in proc.stderr and proc.stderr.count("\n") == 1
+    engines = subprocess.run(
+        [sys.executable, "-c", code.split("from voiceclone_cli.cli")[0]
+         + "from voiceclone_cli.cli import main\nsys.exit(main(['engines']))\n"],
+        capture_output=True, text=True,
+    )
+    assert "not installed" in engines.stdout and "voiceclone-cli[local]" in engines.stdout

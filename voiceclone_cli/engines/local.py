@@ -1,0 +1,105 @@
+"""The offline engine: the bundled Piper voice, moved towards the sample's voice.
+
+What "clone" means here is deliberately modest (see the README): the words are spoken by
+Piper's ``en_US-joe-medium`` voice and then its pitch and spectral envelope are matched to the
+sample's frames. Heavy dependencies come from the ``local`` extra and load on first use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from voiceclone_cli.engines.registry import LOCAL_EXTRA_HINT, LOCAL_MODULES, missing_modules
+from voiceclone_cli.errors import EngineUnavailableError
+from voiceclone_cli.profile_cache import ProfileCache
+from voiceclone_cli.sample import PreparedSample, prepare_sample
+from voiceclone_cli.wav import Audio
+
+log = logging.getLogger("voiceclone.local")
+
+PITCH_SEMITONES_PER_UNIT = 12.0  # --pitch 1.0 = one octave up, -1.0 = one octave down
+# Smaller than the service's 1000: synthesis is sequential, so short chunks stream sooner.
+LOCAL_CHUNK_CHARS = 300
+LOCAL_FIRST_CHUNK_CHARS = 60  # the opening clause is heard after a fraction of a second of work
+
+
+_cloner = None
+_cloner_lock = threading.Lock()
+
+
+def shared_cloner():
+    """One loaded model per process, shared by every engine and worker thread."""
+    global _cloner
+    with _cloner_lock:
+        if _cloner is None:
+            from voiceclone_cli.local.engine import LocalCloner
+
+            _cloner = LocalCloner()
+        return _cloner
+
+
+@dataclass
+class LocalVoice:
+    sample: PreparedSample
+    profile: Any  # voiceclone_cli.local.profile.VoiceProfile
+    from_cache: bool
+
+    @property
+    def notes(self) -> list[str]:
+        return self.sample.notes
+
+
+class LocalEngine:
+    name = "local"
+    max_chunk_chars = LOCAL_CHUNK_CHARS
+    first_chunk_chars = LOCAL_FIRST_CHUNK_CHARS
+
+    def __init__(self, *, cache: ProfileCache | None = None, use_cache: bool = True) -> None:
+        missing = missing_modules(LOCAL_MODULES)
+        if missing:
+            raise EngineUnavailableError(
+                f"the local engine is not installed (missing: {', '.join(missing)})",
+                hint=f"install it with: {LOCAL_EXTRA_HINT}",
+            )
+        self.cache = cache or ProfileCache()
+        self.use_cache = use_cache
+        # Piper runs one call at a time; conversion of the previous chunk overlaps with it.
+        self.max_workers = max(1, min(2, os.cpu_count() or 1))
+
+    def warm_up(self) -> None:
+        """Load the model in the background while the sample is being analysed."""
+        threading.Thread(target=shared_cloner, name="voiceclone-model-load", daemon=True).start()
+
+    def prepare_voice(self, sample_path: Path, *, strict: bool = False) -> LocalVoice:
+        from voiceclone_cli.local.profile import PROFILE_VERSION, VoiceProfile, analyze_sample
+
+        sample = prepare_sample(sample_path, strict=strict)
+        key = f"{hashlib.sha256(sample.data).hexdigest()[:40]}-v{PROFILE_VERSION}"
+        if self.use_cache:
+            profile = self.cache.load(key, VoiceProfile.from_arrays)
+            if profile is not None:
+                log.debug("voice profile from cache %s", self.cache.path_for(key))
+                return LocalVoice(sample, profile, from_cache=True)
+        log.info("analysing the voice sample (once; cached for next time)")
+        profile = analyze_sample(sample.samples, sample.rate)
+        if self.use_cache:
+            self.cache.store(key, profile.to_arrays())
+        return LocalVoice(sample, profile, from_cache=False)
+
+    def synthesize(self, text: str, voice: LocalVoice, *, speed: float = 1.0, pitch: float = 0.0) -> Audio:
+        pcm, rate = shared_cloner().speak(
+            text, voice.profile, speed=speed, pitch_semitones=pitch * PITCH_SEMITONES_PER_UNIT
+        )
+        return Audio(pcm, rate)
+
+    def stats(self) -> dict[str, int]:
+        return {"requests": 0, "retries": 0}
+
+    def close(self) -> None:
+        """Nothing to release: the model lives as long as the process."""

@@ -1,0 +1,83 @@
+"""Voice profiles cached on disk by the sample's content hash.
+
+Analysing a sample takes seconds; a profile is reused by every later ``say`` with the same
+sample bytes. Entries are written atomically; an unreadable or outdated entry is rebuilt,
+never fatal. The cache lives in the platform's cache directory (``$VOICECLONE_CACHE_DIR``
+overrides it) and ``voiceclone cache clear`` empties it.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from voiceclone_cli.atomic import atomic_write_bytes
+
+log = logging.getLogger("voiceclone.cache")
+
+CACHE_DIR_ENV = "VOICECLONE_CACHE_DIR"
+
+
+def cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    if env.get(CACHE_DIR_ENV):
+        return Path(env[CACHE_DIR_ENV]).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("voiceclone", appauthor=False))
+
+
+@dataclass
+class ClearedCache:
+    files: int
+    bytes: int
+
+
+class ProfileCache:
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = (directory or cache_dir()) / "profiles"
+
+    def path_for(self, key: str) -> Path:
+        return self.directory / f"{key}.npz"
+
+    def load(self, key: str, decode: Callable[[Mapping[str, Any]], Any]) -> Any | None:
+        """The cached object, or None if absent; a corrupt entry is deleted and reported."""
+        import numpy as np
+
+        path = self.path_for(key)
+        try:
+            with np.load(path, allow_pickle=False) as arrays:
+                return decode(arrays)
+        except FileNotFoundError:
+            return None
+        except Exception as exc:  # truncated zip, wrong arrays, old version: rebuild
+            log.warning("voice profile cache entry %s is unusable (%s); rebuilding it", path.name, exc)
+            path.unlink(missing_ok=True)
+            return None
+
+    def store(self, key: str, arrays: Mapping[str, Any]) -> None:
+        """Best effort: a cache that cannot be written only costs time next run."""
+        import numpy as np
+
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(self.path_for(key), buffer.getvalue(), mode=0o600)
+        except OSError as exc:
+            log.warning("cannot write the voice profile cache in %s: %s", self.directory, exc.strerror)
+
+    def clear(self) -> ClearedCache:
+        files = size = 0
+        if self.directory.is_dir():
+            for entry in self.directory.iterdir():
+                if entry.is_file():
+                    size += entry.stat().st_size
+                    entry.unlink()
+                    files += 1
+        return ClearedCache(files, size)
