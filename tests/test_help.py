@@ -39,3 +39,13 @@ def test_help_does_not_import_heavy_modules():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "HEAVY:"
+
+
+def test_bare_group_shows_help_without_an_empty_error(cli):
+    r = cli(["config"])
+    assert r.code == 2 and "voiceclone config set" in r.out and "error" not in r.stderr
+
+
+def test_unknown_command_points_at_the_right_help(cli):
+    r = cli(["sya"])
+    assert r.code == 2 and "Did you mean 'say'" in r.stderr and "see 'voiceclone --help'" in r.stderr

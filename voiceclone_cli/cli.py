@@ -74,15 +74,6 @@ def _wants_debug(argv: list[str]) -> bool:
     return "--debug" in args or os.environ.get("VOICECLONE_DEBUG", "") not in ("", "0")
 
 
-def _command_hint(argv: list[str]) -> str:
-    words = [a for a in argv if not a.startswith("-")][:2]
-    if words and words[0] == "config" and len(words) > 1:
-        words = words[:2]
-    elif words:
-        words = words[:1]
-    return f"see '{' '.join([PROG, *words, '--help'])}'"
-
-
 def report(message: str, hint: str = "") -> None:
     line = f"{PROG}: error: {message}"
     if hint:
@@ -100,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     debug = _wants_debug(argv)
     click_exception = _click_exception_type()
+    path: list[str] = []
     try:
         command, path, rest = _innermost_command(typer.main.get_command(app), argv)
         result = command.main(args=rest, prog_name=" ".join([PROG, *path]), standalone_mode=False)
@@ -124,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         report("interrupted")
         return int(ExitCode.INTERRUPTED)
     except click_exception as exc:  # bad flags, missing arguments, out-of-range values
-        report(exc.format_message(), _command_hint(argv))
+        message = exc.format_message()
+        if message:  # an empty one follows help shown for a bare group: nothing to add
+            report(message, f"see '{' '.join([PROG, *path, '--help'])}'")
         return int(ExitCode.USAGE)
     except BrokenPipeError:
         return int(ExitCode.OUTPUT)
