@@ -64,6 +64,12 @@ class ServerState:
     faults: list[Fault] = field(default_factory=list)
     requests: list[Recorded] = field(default_factory=list)
     served: int = 0
+    # Optional, off by default: a token-bucket rate limit answering 429 with Retry-After
+    # (requests per second, and how many may come at once), and texts refused with a status
+    # whenever they contain a given substring (a fault tied to a line, not to request order).
+    rate_limit: float = 0.0
+    rate_limit_burst: int = 1
+    refused_texts: dict[str, int] = field(default_factory=dict)
 
 
 def _sniff(data: bytes) -> str | None:
@@ -176,9 +182,12 @@ class _Handler(BaseHTTPRequestHandler):
         )
         with self.server.lock:
             state.requests.append(self._record)
-            fault = state.faults.pop(0) if state.faults else None
+            wait = self.server.rate_limit_wait() if state.rate_limit else 0.0
+            fault = state.faults.pop(0) if state.faults and not wait else None
             index = state.served
             state.served += 1
+        if wait:  # answered at once, as a real gateway would, before any work
+            return self._json(429, "Rate limit exceeded. Please try again later", {"Retry-After": f"{wait:.3f}"})
         if state.latency:
             time.sleep(state.latency)
         if fault is not None and self._inject(fault):
@@ -216,6 +225,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(422, "speed and pitch must be numbers")
         if not 0.5 <= speed <= 2.0 or not -1.0 <= pitch <= 1.0:
             return self._json(422, "speed must be 0.5-2.0 and pitch -1.0-1.0")
+        for needle, status in state.refused_texts.items():
+            if needle in text:
+                return self._json(status, f"refused text containing {needle!r}")
         rate = state.rates[index % len(state.rates)] if state.rates else state.rate
         amplitude = state.amplitudes[index % len(state.amplitudes)] if state.amplitudes else 0.5
         audio = make_voice_wav(text, speed, pitch, rate, amplitude)
@@ -276,10 +288,28 @@ class FakeSyncCloneServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.state = ServerState()
         self.lock = threading.Lock()
+        self._tokens: float | None = None  # the rate limit's bucket, filled on first use
+        self._refilled = 0.0
         self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def handle_error(self, request, client_address) -> None:
         """Faults kill connections on purpose; do not print their tracebacks."""
+
+    def rate_limit_wait(self) -> float:
+        """Take a token for one request: 0 if there was one, else seconds until there is.
+
+        Called with ``self.lock`` held.
+        """
+        now = time.monotonic()
+        capacity = max(1, self.state.rate_limit_burst)
+        if self._tokens is None:
+            self._tokens = float(capacity)
+        self._tokens = min(capacity, self._tokens + (now - self._refilled) * self.state.rate_limit)
+        self._refilled = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return 0.0
+        return (1.0 - self._tokens) / self.state.rate_limit
 
     @property
     def url(self) -> str:

@@ -1,0 +1,247 @@
+"""Batch input: a text file (one utterance a line), JSONL, or stdin, read one line at a time.
+
+Streaming keeps memory flat however long the script is, and every item keeps its 1-based line
+number in the input for naming and messages. A problem with one line (bad JSON, an unknown
+key, a speed out of range) is recorded on that item as ``problem`` instead of raised, so the
+rest of the batch still runs; a problem with the input as a whole (a missing file, a file
+that is not UTF-8) raises ``InputError`` before any work is done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import stat
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from voiceclone_cli.errors import InputError
+
+TEXT = "text"
+JSONL = "jsonl"
+AUTO = "auto"  # .jsonl/.ndjson and .txt decide; otherwise the first line does
+
+SPEED_RANGE = (0.5, 2.0)
+PITCH_RANGE = (-1.0, 1.0)
+KNOWN_KEYS = ("text", "output", "sample", "speed", "pitch")
+# Keys starting with "_" are annotations, ignored on input: failed.jsonl writes "_line" and
+# "_error" there, and users can keep their own ("_speaker", "_note") without tripping the
+# unknown-key check that catches typos such as "sped".
+ANNOTATION_PREFIX = "_"
+
+_SUFFIX_FORMATS = {".jsonl": JSONL, ".ndjson": JSONL, ".txt": TEXT}
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One utterance to speak, or the reason its line cannot be used (``problem``)."""
+
+    line: int  # 1-based line number in the input
+    index: int  # 1-based position among the items (blank and comment lines do not count)
+    text: str | None = None
+    output: str | None = None  # a JSONL "output", relative to OUTDIR
+    sample: Path | None = None  # a JSONL "sample", resolved against the input's folder
+    speed: float | None = None
+    pitch: float | None = None
+    fields: dict[str, Any] | None = None  # the JSONL object as given, for failed.jsonl
+    raw: str | None = None  # the line as read, when it could not be parsed at all
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class InputShape:
+    """What a counting pass over a file learns: the progress total and the widths of names."""
+
+    items: int
+    last_line: int
+
+
+class BatchInput:
+    """Where the lines come from. A file is opened once per pass; a stream is read once."""
+
+    def __init__(
+        self,
+        name: str,
+        open_lines: Callable[[], AbstractContextManager[Iterable[bytes]]],
+        *,
+        fmt: str,
+        base_dir: Path,
+        countable: bool,
+    ) -> None:
+        self.name = name
+        self.format = fmt
+        self.base_dir = base_dir
+        self.countable = countable
+        self._open_lines = open_lines
+
+    @classmethod
+    def from_path(cls, path: Path, fmt: str = AUTO) -> BatchInput:
+        """A file: counted first when it is a regular file, streamed when it is a pipe."""
+        path = Path(path)
+        if fmt == AUTO:
+            fmt = _SUFFIX_FORMATS.get(path.suffix.lower(), AUTO)
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 - closed below, or handed to from_stream
+        except FileNotFoundError:
+            raise InputError(f"input file not found: {path}", hint="check the INPUT path") from None
+        except IsADirectoryError:
+            raise InputError(f"input is a directory: {path}", hint="give a text or .jsonl file") from None
+        except OSError as exc:
+            raise InputError(f"cannot read input {path}: {exc.strerror}") from None
+        base_dir = path.absolute().parent
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):  # e.g. <(cmd): one pass only
+            return cls.from_stream(handle, fmt, base_dir=base_dir, name=str(path))
+        with handle:
+            if fmt == AUTO:
+                fmt = _sniff(handle)[0]
+        return cls(str(path), lambda: open(path, "rb"), fmt=fmt, base_dir=base_dir, countable=True)
+
+    @classmethod
+    def from_stream(
+        cls, stream: BinaryIO, fmt: str = AUTO, *, base_dir: Path | None = None, name: str = "stdin"
+    ) -> BatchInput:
+        """Lines from a stream (stdin); with ``auto`` the format is sniffed from its first line."""
+        lines: Iterable[bytes] = stream
+        if fmt == AUTO:
+            fmt, leading = _sniff(stream)
+            lines = itertools.chain(leading, stream)
+        used = False
+
+        def open_once() -> AbstractContextManager[Iterable[bytes]]:
+            nonlocal used
+            if used:
+                raise RuntimeError(f"{name} can be read only once")
+            used = True
+            return contextlib.nullcontext(lines)
+
+        return cls(name, open_once, fmt=fmt, base_dir=base_dir or Path.cwd(), countable=False)
+
+    def shape(self) -> InputShape | None:
+        """Count a file's items (``None`` for a stream); a file that is not UTF-8 is refused."""
+        if not self.countable:
+            return None
+        items = last_line = 0
+        with self._open_lines() as lines:
+            for number, text in _content_lines(lines):
+                if text is None:
+                    raise InputError(
+                        f"{self.name} is not valid UTF-8 (line {number})",
+                        hint="convert it first, e.g. iconv -f latin1 -t utf-8",
+                    )
+                items += 1
+                last_line = number
+        return InputShape(items, last_line)
+
+    def items(self) -> Iterator[BatchItem]:
+        """Every utterance in order, read lazily."""
+        with self._open_lines() as lines:
+            for index, (number, text) in enumerate(_content_lines(lines), start=1):
+                if text is None:
+                    yield BatchItem(number, index, problem="the line is not valid UTF-8")
+                elif self.format == JSONL:
+                    yield parse_jsonl_line(text, line=number, index=index, base_dir=self.base_dir)
+                else:
+                    yield BatchItem(number, index, text=text)
+
+
+def _content_lines(lines: Iterable[bytes]) -> Iterator[tuple[int, str | None]]:
+    """(line number, text) for every line that is not blank or a ``#`` comment.
+
+    The text is ``None`` for a line that is not UTF-8. A BOM on the first line is dropped, and
+    so are CR LF line ends.
+    """
+    for number, raw in enumerate(lines, start=1):
+        if number == 1:
+            raw = raw.removeprefix(_BOM)
+        raw = raw.rstrip(b"\n").rstrip(b"\r")
+        if not raw.strip() or raw.lstrip().startswith(b"#"):
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            yield number, None
+            continue
+        if text.strip():
+            yield number, text
+
+
+def _sniff(lines: Iterable[bytes]) -> tuple[str, list[bytes]]:
+    """JSONL if the first content line starts with ``{``, else text; plus the lines read.
+
+    Deciding on ``{`` rather than on a successful parse is the safe side: a JSONL file whose
+    first line has a typo fails line by line instead of being spoken aloud, braces and all.
+    """
+    read: list[bytes] = []
+    for raw in lines:
+        read.append(raw)
+        content = (raw.removeprefix(_BOM) if len(read) == 1 else raw).strip()
+        if content and not content.startswith(b"#"):
+            return (JSONL if content.startswith(b"{") else TEXT), read
+    return TEXT, read
+
+
+def parse_jsonl_line(text: str, *, line: int, index: int, base_dir: Path) -> BatchItem:
+    """One JSONL object as an item; every problem with it is named in ``problem``."""
+    try:
+        fields = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return BatchItem(line, index, raw=text, problem=f"not valid JSON ({exc.msg} at column {exc.colno})")
+    except RecursionError:
+        return BatchItem(line, index, raw=text, problem="not valid JSON (nested too deeply)")
+    if not isinstance(fields, dict):
+        return BatchItem(line, index, raw=text, problem="not a JSON object")
+
+    problems: list[str] = []
+    unknown = [k for k in fields if k not in KNOWN_KEYS and not k.startswith(ANNOTATION_PREFIX)]
+    if unknown:
+        names = ", ".join(json.dumps(k) for k in unknown)
+        problems.append(f"unknown key{'s' if len(unknown) > 1 else ''} {names} "
+                        f"(known: {', '.join(KNOWN_KEYS)}; keys starting with _ are ignored)")
+    text_value = fields.get("text")
+    if text_value is None:
+        problems.append('"text" is missing')
+    elif not isinstance(text_value, str):
+        problems.append('"text" must be a string')
+        text_value = None
+    output = _optional_string(fields, "output", problems)
+    sample_name = _optional_string(fields, "sample", problems)
+    sample = None
+    if sample_name is not None:
+        sample = Path(sample_name).expanduser()
+        sample = sample if sample.is_absolute() else base_dir / sample
+    speed = _optional_number(fields, "speed", SPEED_RANGE, problems)
+    pitch = _optional_number(fields, "pitch", PITCH_RANGE, problems)
+    return BatchItem(
+        line, index, text=text_value, output=output, sample=sample, speed=speed, pitch=pitch,
+        fields=fields, problem="; ".join(problems) or None,
+    )
+
+
+def _optional_string(fields: dict[str, Any], key: str, problems: list[str]) -> str | None:
+    value = fields.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    problems.append(f'"{key}" must be a string')
+    return None
+
+
+def _optional_number(
+    fields: dict[str, Any], key: str, limits: tuple[float, float], problems: list[str]
+) -> float | None:
+    value = fields.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        problems.append(f'"{key}" must be a number')
+        return None
+    low, high = limits
+    if not low <= value <= high:  # also refuses NaN and Infinity, which json.loads accepts
+        problems.append(f'"{key}" {value} is outside {low:g} to {high:g}')
+        return None
+    return float(value)

@@ -1,0 +1,52 @@
+"""``--join FILE``: every line's output in input order, silence between them, in one WAV.
+
+The line files are copied block by block into an atomic file sink, so memory holds one block
+(or, for a line made at another sample rate, that one line while it is resampled) however
+many lines there are. The lines already carry faded edges, so plain silence joins them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from voiceclone_cli.errors import OutputError
+
+BLOCK_FRAMES = 1 << 16
+
+
+def join_outputs(paths: Iterable[Path], target: Path, gap_seconds: float) -> float:
+    """Write ``target`` from ``paths`` with ``gap_seconds`` between them; return its seconds."""
+    import numpy as np
+    import soundfile as sf
+
+    from voiceclone_cli.resample import resample
+    from voiceclone_cli.sinks import AudioFileSink
+    from voiceclone_cli.wav import Audio
+
+    sink = AudioFileSink(target)
+    rate: int | None = None
+    try:
+        for path in paths:
+            with sf.SoundFile(path) as source:
+                if rate is None:
+                    rate = source.samplerate
+                    sink.open(rate)
+                else:
+                    sink.write(np.zeros(round(gap_seconds * rate), dtype=np.float32))
+                if source.samplerate == rate:
+                    for block in source.blocks(BLOCK_FRAMES, dtype="float32", always_2d=True):
+                        sink.write(block.mean(axis=1))
+                else:
+                    line = source.read(dtype="float32", always_2d=True).mean(axis=1)
+                    sink.write(resample(Audio(line, source.samplerate), rate).samples)
+        if rate is None:
+            raise OutputError(f"nothing to join into {target}")
+        sink.close()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: libsndfile could not read a line file
+        sink.abort()
+        raise OutputError(f"cannot write the joined file {target}: {exc}") from None
+    except BaseException:
+        sink.abort()
+        raise
+    return sink.frames / rate

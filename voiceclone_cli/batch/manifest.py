@@ -1,0 +1,200 @@
+"""The manifest that makes a batch resumable, and the clean-up a resumed batch needs.
+
+``OUTDIR/.voiceclone-manifest.jsonl`` gets one JSON line per finished output, appended and
+fsynced only after the output file itself is complete and renamed into place. A kill -9 at any
+moment therefore leaves every recorded output whole; at worst the last line is torn, and it is
+cut off when the manifest is next opened. A later line for the same output wins over an
+earlier one, so the file is only ever appended to.
+
+A re-run skips a line only if the record for its output carries the same hash (text + sample +
+speed + pitch + engine) and the file still opens as audio of the recorded length. The open
+manifest also locks OUTDIR, so a second batch on the same folder is refused instead of racing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from voiceclone_cli.atomic import TEMP_SUFFIX, is_temp_for
+from voiceclone_cli.errors import OutputError
+
+MANIFEST_NAME = ".voiceclone-manifest.jsonl"
+HASH_VERSION = 1  # bump to redo every line when what the hash covers changes
+
+
+def _temp_pattern(target: str) -> re.Pattern[str]:
+    """Names ``atomic.temp_path_for`` gives the temp files of targets matching ``target``."""
+    return re.compile(r"\." + target + r"\.\d+-[0-9a-f]{8}" + re.escape(TEMP_SUFFIX) + r"\Z", re.IGNORECASE)
+
+
+_OUTDIR_TEMP = _temp_pattern(r"(?:.+\.wav|failed\.jsonl)")
+
+
+def line_hash(*, text: str, sample_sha256: str, speed: float, pitch: float, engine: str) -> str:
+    """Identity of a line's audio: anything that changes the speech changes the hash."""
+    identity = {
+        "v": HASH_VERSION, "text": text, "sample": sample_sha256,
+        "speed": float(speed), "pitch": float(pitch), "engine": engine,
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Finished:
+    """One manifest line: an output that is complete on disk."""
+
+    line: int
+    output: str  # relative to OUTDIR
+    hash: str
+    seconds: float
+    frames: int
+    rate: int
+
+
+class Manifest:
+    """Append-only, thread-safe record of finished outputs; see the module docstring."""
+
+    def __init__(self, path: Path, fd: int, finished: dict[str, Finished]) -> None:
+        self.path = path
+        self._fd: int | None = fd
+        self._finished = finished
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, outdir: Path) -> Manifest:
+        """Lock OUTDIR, read what is finished, and cut off a line torn by a crash."""
+        path = outdir / MANIFEST_NAME
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
+        except OSError as exc:
+            raise OutputError(f"cannot open the batch manifest {path}: {exc.strerror}") from None
+        try:
+            _lock(fd, outdir)
+            finished, complete_bytes = _read(path)
+            if complete_bytes < os.fstat(fd).st_size:
+                os.ftruncate(fd, complete_bytes)
+        except BaseException:
+            os.close(fd)
+            raise
+        return cls(path, fd, finished)
+
+    def __enter__(self) -> Manifest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def finished(self, output: str) -> Finished | None:
+        return self._finished.get(output)
+
+    def record(self, entry: Finished) -> None:
+        """Append one whole line and fsync it: the output it names is complete on disk."""
+        data = (json.dumps(asdict(entry), ensure_ascii=False) + "\n").encode("utf-8")
+        with self._lock:
+            if self._fd is None:  # closed after Ctrl-C: the file stays, unrecorded, and is redone
+                return
+            try:
+                written = os.write(self._fd, data)
+                os.fsync(self._fd)
+            except OSError as exc:
+                raise OutputError(f"cannot write the batch manifest {self.path}: {exc.strerror}") from None
+            if written != len(data):
+                raise OutputError(f"cannot write the batch manifest {self.path}: the disk is full")
+
+    def close(self) -> None:
+        """Release the lock; later ``record`` calls (from abandoned workers) do nothing."""
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+
+def _lock(fd: int, outdir: Path) -> None:
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks, so a second batch is not detected
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise OutputError(
+            f"{outdir} is in use by another voiceclone batch",
+            hint="wait for it to finish, or give another -d/--outdir",
+        ) from None
+
+
+def _read(path: Path) -> tuple[dict[str, Finished], int]:
+    """The latest record per output, and how many leading bytes are whole lines."""
+    finished: dict[str, Finished] = {}
+    complete_bytes = 0
+    with open(path, "rb") as handle:
+        for raw in handle:
+            if not raw.endswith(b"\n"):
+                break  # torn: the process died while appending this line
+            complete_bytes += len(raw)
+            entry = _parse(raw)
+            if entry is not None:
+                finished[entry.output] = entry
+    return finished, complete_bytes
+
+
+def _parse(raw: bytes) -> Finished | None:
+    try:
+        data = json.loads(raw)
+        entry = Finished(
+            line=int(data["line"]), output=str(data["output"]), hash=str(data["hash"]),
+            seconds=float(data["seconds"]), frames=int(data["frames"]), rate=int(data["rate"]),
+        )
+    except (ValueError, TypeError, KeyError):
+        return None  # not a record this version wrote: the line will simply be redone
+    return entry
+
+
+def output_is_intact(path: Path, entry: Finished) -> bool:
+    """The file opens as audio with the recorded rate and length, and its last frame reads."""
+    import soundfile as sf
+
+    try:
+        with sf.SoundFile(path) as audio:
+            if audio.frames != entry.frames or audio.samplerate != entry.rate or audio.frames == 0:
+                return False
+            audio.seek(audio.frames - 1)
+            return len(audio.read(1)) == 1
+    except (OSError, RuntimeError):  # missing, unreadable or not audio (LibsndfileError)
+        return False
+
+
+def remove_stale_temps(outdir: Path) -> int:
+    """Delete temp files interrupted runs left in OUTDIR and its folders; return how many."""
+    removed = 0
+    for folder, subfolders, files in os.walk(outdir):
+        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+        here = Path(folder)
+        for name in files:
+            candidate = here / name
+            if is_temp_for(candidate, here) and _OUTDIR_TEMP.match(name):
+                candidate.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+def remove_stale_temps_of(target: Path) -> int:
+    """Delete temp files an interrupted write of ``target`` (e.g. the --join file) left."""
+    pattern = _temp_pattern(re.escape(target.name))
+    folder = target.parent
+    removed = 0
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return 0
+    for name in names:
+        if pattern.match(name) and is_temp_for(folder / name, folder):
+            (folder / name).unlink(missing_ok=True)
+            removed += 1
+    return removed

@@ -1,0 +1,182 @@
+"""``voiceclone batch``: parse options, call ``batch.runner.run_batch``, show progress and results."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from voiceclone_cli.commands.common import (
+    binary_stdin,
+    make_engine,
+    setup_logging,
+    stderr_is_terminal,
+)
+from voiceclone_cli.commands.say import PITCH_HELP, SPEED_HELP
+from voiceclone_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from voiceclone_cli.batch.results import BatchCounts, BatchSummary, LineOutcome
+
+EXAMPLES = """\
+[bold]Examples[/bold]
+
+  voiceclone batch script.txt --sample me.wav -d out/
+
+  voiceclone batch dialogue.jsonl -s narrator.wav -d out/ -j 4 --join all.wav
+
+  voiceclone batch chapters.txt -s me.wav -d book/ --name-template '{n}-{slug}'
+
+  voiceclone batch out/failed.jsonl -s me.wav -d out/   (retry what failed)
+
+  generate-lines | voiceclone batch - --local -s me.wav -d out/
+"""
+
+DEFAULT_GAP_SECONDS = 0.5
+FAILURES_SHOWN = 20  # the rest are in failed.jsonl and --json
+
+
+class InputFormat(str, Enum):
+    auto = "auto"
+    text = "text"
+    jsonl = "jsonl"
+
+
+def batch(
+    input_file: Annotated[str, typer.Argument(metavar="INPUT", help="Text file (one utterance a line; blank and # lines skipped), .jsonl file, or '-' for stdin.", show_default=False)],
+    outdir: Annotated[Path, typer.Option("--outdir", "-d", help="Folder for the WAV files (created if missing), the manifest and failed.jsonl.", show_default=False)],
+    sample: Annotated[Optional[Path], typer.Option("--sample", "-s", help="Voice sample: WAV, MP3 or M4A, 5-30 s. Optional only if every JSONL line names its own.", show_default=False)] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=32, help="Lines in flight at once (capped at what the engine can run).")] = 2,
+    name_template: Annotated[Optional[str], typer.Option("--name-template", help="Output names from {n} (item number), {line} (line number; both zero-padded) and {slug} (the text's first words). \\[default: {line}]", show_default=False)] = None,
+    input_format: Annotated[InputFormat, typer.Option("--input-format", help="How to read INPUT. auto: .jsonl is JSONL, .txt is text, otherwise JSONL if the first line starts with {.", case_sensitive=False)] = InputFormat.auto,
+    join: Annotated[Optional[Path], typer.Option("--join", help="Also write every line, in order, into this one WAV.", show_default=False)] = None,
+    gap: Annotated[Optional[float], typer.Option("--gap", min=0.0, max=60.0, help="Silence between lines in the --join file, seconds. \\[default: 0.5]", show_default=False)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Redo every line, even those already done.")] = False,
+    fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failed line (exit with its code).")] = False,
+    speed: Annotated[float, typer.Option(min=0.5, max=2.0, help=SPEED_HELP + " JSONL lines may override it.")] = 1.0,
+    pitch: Annotated[float, typer.Option(min=-1.0, max=1.0, help=PITCH_HELP + " JSONL lines may override it.")] = 0.0,
+    strict_sample: Annotated[bool, typer.Option("--strict-sample", help="Refuse a sample that is too long or large instead of fitting it.")] = False,
+    retries: Annotated[Optional[int], typer.Option(min=0, max=20, help="Retries after 429, 5xx and network errors. \\[default: 4]", show_default=False)] = None,
+    timeout: Annotated[Optional[float], typer.Option(min=0.1, max=3600, help="Read timeout per request, seconds. \\[default: 120]", show_default=False)] = None,
+    endpoint: Annotated[Optional[str], typer.Option(help="API base URL. \\[default: https://aivoiceclonefree.com]", show_default=False)] = None,
+    api_key: Annotated[Optional[str], typer.Option("--api-key", help="API key. Visible in the process list: prefer VOICECLONE_API_KEY or 'voiceclone config set api-key'.", show_default=False)] = None,
+    local: Annotated[bool, typer.Option("--local", help="Clone offline on the CPU (needs the 'local' extra); no API key, nothing leaves the machine.")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="With --local: analyse the sample again instead of using the cached voice profile.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a one-line JSON summary on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr: no progress bar, no summary table.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Tracebacks and a redacted request log on stderr.")] = False,
+) -> None:
+    """Speak every line of a text or JSONL file into its own WAV; re-runs resume where they stopped."""
+    from voiceclone_cli.batch.inputs import BatchInput
+    from voiceclone_cli.batch.runner import BatchOptions, run_batch
+
+    setup_logging(quiet=quiet, debug=debug)
+    if gap is not None and join is None:
+        raise UsageError("--gap only applies with --join", hint="add --join all.wav, or drop --gap")
+    fmt = input_format.value
+    if input_file == "-":
+        source = BatchInput.from_stream(binary_stdin(), fmt)
+    else:
+        source = BatchInput.from_path(Path(input_file), fmt)
+    options = BatchOptions(
+        outdir=outdir, sample=sample, speed=speed, pitch=pitch, strict_sample=strict_sample,
+        jobs=jobs, name_template=name_template, force=force, fail_fast=fail_fast, join=join,
+        gap_seconds=DEFAULT_GAP_SECONDS if gap is None else gap,
+    )
+    engine = make_engine(local, no_cache, api_key, endpoint, retries, timeout, quiet, max_workers=jobs)
+    try:
+        with _Progress(enabled=not quiet and stderr_is_terminal()) as progress:
+            summary = run_batch(source, engine, options, on_start=progress.start, on_line=progress.line)
+    finally:
+        engine.close()
+    if not quiet:
+        _print_summary(summary)
+    if as_json:
+        print(json.dumps(summary.to_dict()), flush=True)
+    if summary.error is not None:
+        raise summary.error
+
+
+class _Progress:
+    """A live bar on stderr: lines settled of the lines to do, failures, audio made, ETA.
+
+    Lines skipped as already done leave the total instead of filling the bar, so the ETA is
+    based on real work only.
+    """
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar = None
+        self._task = None
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def start(self, counts: BatchCounts) -> None:
+        if not self.enabled:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._bar = Progress(
+            TextColumn("batch"), BarColumn(), MofNCompleteColumn(), TextColumn("lines"),
+            TextColumn("{task.fields[notes]}"), TimeRemainingColumn(),
+            console=Console(stderr=True), transient=True,
+        )
+        self._bar.start()
+        self._task = self._bar.add_task("batch", total=counts.total, notes="")
+
+    def line(self, outcome: LineOutcome, counts: BatchCounts) -> None:
+        if self._bar is None:
+            return
+        notes = [f"{counts.audio_seconds:.0f} s audio"]
+        if counts.failed:
+            notes.append(f"[red]{counts.failed} failed[/red]")
+        if counts.skipped:
+            notes.append(f"{counts.skipped} already done")
+        total = None if counts.total is None else counts.total - counts.skipped
+        self._bar.update(self._task, completed=counts.done + counts.failed, total=total, notes=" · ".join(notes))
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def _print_summary(summary: BatchSummary) -> None:
+    """The summary table (and the failed lines) on stderr; stdout is kept for --json."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(stderr=True, highlight=False)
+    c = summary.counts
+    table = Table(title=f"batch {summary.status}", title_justify="left", show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_column()
+    if c.total is not None:
+        table.add_row("lines", str(c.total), "")
+    table.add_row("done", str(c.done), f"{c.audio_seconds:.1f} s of audio")
+    if c.skipped:
+        table.add_row("already done", str(c.skipped), "skipped (--force redoes them)")
+    table.add_row("failed", str(c.failed), Text(str(summary.failed_file or "")), style="red" if c.failed else None)
+    if c.total is not None and c.total > c.settled:
+        table.add_row("not attempted", str(c.total - c.settled), "run the same command again to resume")
+    table.add_row("requests", str(summary.requests), f"{summary.retries} retries")
+    table.add_row("time", f"{summary.elapsed_seconds:.1f} s", f"{summary.engine} engine, {summary.jobs} jobs")
+    if summary.join_file is not None:
+        table.add_row("joined", f"{summary.join_seconds:.1f} s", Text(str(summary.join_file)))
+    elif summary.join_skipped:
+        table.add_row("joined", "no", Text(summary.join_skipped))
+    console.print(table)
+    if summary.failures:
+        failed = Table("line", "output", "reason", title="failed lines", title_justify="left", box=None)
+        for failure in summary.failures[:FAILURES_SHOWN]:
+            failed.add_row(str(failure.line), Text(failure.output or ""), Text(failure.reason))
+        console.print(failed)
+        hidden = len(summary.failures) - FAILURES_SHOWN
+        if hidden > 0:
+            console.print(Text(f"… and {hidden} more in {summary.failed_file}"))
