@@ -8,6 +8,7 @@ _voiceclone() {
     for ((i=1; i<COMP_CWORD; i++)); do
         w="${COMP_WORDS[i]}"
         case "$path:$w" in
+            ":batch") path="batch" ;;
             ":cache") path="cache" ;;
             ":config") path="config" ;;
             ":engines") path="engines" ;;
@@ -24,7 +25,13 @@ _voiceclone() {
     case "$path" in
         "")
             if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help -V --version' -- "$cur"))
-            else COMPREPLY=($(compgen -W 'cache config engines say' -- "$cur"))
+            else COMPREPLY=($(compgen -W 'batch cache config engines say' -- "$cur"))
+            fi ;;
+        "batch")
+            case "$prev" in --outdir|-d|--sample|-s|--join) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;; esac
+            case "$prev" in --jobs|-j|--name-template|--input-format|--gap|--speed|--pitch|--retries|--timeout|--endpoint|--api-key) return ;; esac
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help --outdir -d --sample -s --jobs -j --name-template --input-format --join --gap --force --fail-fast --speed --pitch --strict-sample --retries --timeout --endpoint --api-key --local --no-cache --json --quiet -q --debug' -- "$cur"))
+            else COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null
             fi ;;
         "cache")
             if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help' -- "$cur"))

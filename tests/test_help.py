@@ -21,9 +21,10 @@ def all_command_paths():
     return paths
 
 
+@pytest.mark.parametrize("flag", ["--help", "-h"])
 @pytest.mark.parametrize("path", all_command_paths(), ids=lambda p: " ".join(p) or "voiceclone")
-def test_help_shows_an_example(cli, path):
-    r = cli([*path, "--help"])
+def test_help_shows_an_example(cli, path, flag):
+    r = cli([*path, flag])
     assert r.code == 0
     text = r.out
     assert "Example" in text

@@ -15,11 +15,21 @@ import typer
 from voiceclone_cli import __version__
 from voiceclone_cli.commands import config as config_cmd
 from voiceclone_cli.commands import engines as engines_cmd
-from voiceclone_cli.commands.common import PROG, err
+from voiceclone_cli.commands.batch import EXAMPLES as BATCH_EXAMPLES
+from voiceclone_cli.commands.batch import batch
+from voiceclone_cli.commands.common import HELP_OPTIONS, PROG, err
 from voiceclone_cli.commands.say import EXAMPLES as SAY_EXAMPLES
 from voiceclone_cli.commands.say import say
 from voiceclone_cli.errors import ExitCode, VoicecloneError
 from voiceclone_cli.redaction import scrub
+
+# Top-level commands: plain commands (function, epilog) and command groups (a Typer app each).
+COMMANDS = {
+    "say": (say, SAY_EXAMPLES),
+    "batch": (batch, BATCH_EXAMPLES),
+    "engines": (engines_cmd.engines, "[bold]Example[/bold]\n\n  voiceclone engines"),
+}
+GROUPS = {"config": config_cmd.app, "cache": engines_cmd.cache_app}
 
 app = typer.Typer(
     name=PROG,
@@ -28,32 +38,46 @@ app = typer.Typer(
         "[bold]Examples[/bold]\n\n"
         '  voiceclone say --sample me.wav "Hello there" -o hello.wav\n\n'
         '  voiceclone say --local --sample me.wav "No account needed" -o local.wav\n\n'
+        "  voiceclone batch script.txt --sample me.wav -d out/\n\n"
         "  voiceclone config set api-key\n\n"
         "Run 'voiceclone COMMAND --help' for a command's options, 'voiceclone --version' for the version."
     ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings=HELP_OPTIONS,
 )
-app.command(epilog=SAY_EXAMPLES, no_args_is_help=False)(say)
-app.add_typer(config_cmd.app, name="config")
-app.command(epilog="[bold]Example[/bold]\n\n  voiceclone engines")(engines_cmd.engines)
-app.add_typer(engines_cmd.cache_app, name="cache")
+for _name, (_function, _epilog) in COMMANDS.items():
+    app.command(_name, epilog=_epilog, context_settings=HELP_OPTIONS)(_function)
+for _name, _group in GROUPS.items():
+    app.add_typer(_group, name=_name)
 
 
 @app.callback()
 def _root() -> None:
-    """Clone a voice from a short sample and speak any text in it. (voiceclone --version prints the version.)"""
+    """Clone a voice from a short sample and speak any text in it."""
 
 
-def _innermost_command(group, argv: list[str]):
-    """Dispatch straight to the subcommand the leading words name.
+def _build(name: str):
+    """The click command for one top-level name, built alone.
 
-    Parsing through the group would run the group's own option processing, which in Typer
-    loads its coercion layer (pydantic) and costs ~60 ms on every ``voiceclone say --help``.
+    Building the whole group costs every invocation the construction of every command's
+    options, and parsing through the group runs the group's own option processing, which in
+    Typer loads its coercion layer (pydantic): together ~70 ms on ``voiceclone say --help``.
     """
-    command, path = group, []
+    if name in GROUPS:
+        return typer.main.get_command(GROUPS[name])
+    function, epilog = COMMANDS[name]
+    single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    single.command(name, epilog=epilog, context_settings=HELP_OPTIONS)(function)
+    return typer.main.get_command(single)
+
+
+def _innermost_command(argv: list[str]):
+    """The command the leading words name, its path, and the arguments left for it."""
+    if not argv or argv[0] not in COMMANDS.keys() | GROUPS.keys():
+        return typer.main.get_command(app), [], argv
+    command, path, argv = _build(argv[0]), [argv[0]], argv[1:]
     while argv and argv[0] in (getattr(command, "commands", None) or {}):
         command = command.commands[argv[0]]
         path.append(argv[0])
@@ -93,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     click_exception = _click_exception_type()
     path: list[str] = []
     try:
-        command, path, rest = _innermost_command(typer.main.get_command(app), argv)
+        command, path, rest = _innermost_command(argv)
         result = command.main(args=rest, prog_name=" ".join([PROG, *path]), standalone_mode=False)
         if result == ExitCode.INTERRUPTED:  # Typer turns KeyboardInterrupt into this code
             report("interrupted")

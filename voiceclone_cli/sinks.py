@@ -109,9 +109,6 @@ class AudioFileSink:
             self._tmp.unlink(missing_ok=True)
 
 
-WavFileSink = AudioFileSink
-
-
 class WavStreamSink:
     """A WAV stream for pipes: the header gives "unknown length", so it never needs rewriting."""
 

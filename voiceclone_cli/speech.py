@@ -5,11 +5,11 @@ Usable without the CLI::
     from voiceclone_cli.speech import speak
     from voiceclone_cli.engines.remote import RemoteEngine
     from voiceclone_cli.settings import resolve
-    from voiceclone_cli.sinks import WavFileSink
+    from voiceclone_cli.sinks import AudioFileSink
 
     engine = RemoteEngine(resolve())
     voice = engine.prepare_voice(Path("me.wav"))
-    speak("Hello there", engine, voice, WavFileSink(Path("hello.wav")))
+    speak("Hello there", engine, voice, AudioFileSink(Path("hello.wav")))
 """
 
 from __future__ import annotations

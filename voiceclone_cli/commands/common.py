@@ -15,6 +15,7 @@ from typing import Any
 from voiceclone_cli.redaction import register_secret, scrub
 
 PROG = "voiceclone"
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # every command and group accepts -h
 
 
 def err(message: str) -> None:
@@ -37,6 +38,10 @@ class _StderrHandler(logging.Handler):
                 line = f"{PROG}: {text}"
             else:
                 line = f"{PROG}: debug: {text}"
+            if record.exc_info:
+                import traceback
+
+                line += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
             err(line)
         except Exception:  # pragma: no cover - logging must never crash the tool
             self.handleError(record)
@@ -96,7 +101,8 @@ def load_settings(flags: Mapping[str, Any] | None = None, quiet: bool = False):
     return settings
 
 
-def make_engine(local: bool, no_cache: bool, api_key, endpoint, retries, timeout, quiet: bool):
+def make_engine(local: bool, no_cache: bool, api_key, endpoint, retries, timeout, quiet: bool,
+                *, max_workers: int = 8):
     """The remote engine (settings and key checked here, before any work) or the local one."""
     if local:
         from voiceclone_cli.engines.local import LocalEngine
@@ -109,4 +115,4 @@ def make_engine(local: bool, no_cache: bool, api_key, endpoint, retries, timeout
     settings = load_settings(
         {"api-key": api_key, "endpoint": endpoint, "retries": retries, "timeout": timeout}, quiet
     )
-    return RemoteEngine(settings)
+    return RemoteEngine(settings, max_workers=max_workers)

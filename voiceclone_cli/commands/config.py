@@ -8,12 +8,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from voiceclone_cli.commands.common import binary_stdin, err, load_settings, stdin_is_terminal, PROG
+from voiceclone_cli.commands.common import HELP_OPTIONS, PROG, binary_stdin, err, load_settings, stdin_is_terminal
 from voiceclone_cli.errors import UsageError
 
 app = typer.Typer(
     help="Show and change settings (precedence: flag > environment > config file > default).",
     no_args_is_help=True,
+    context_settings=HELP_OPTIONS,
     epilog=(
         "[bold]Examples[/bold]\n\n"
         "  voiceclone config set api-key            (asks for the key, hidden)\n\n"
@@ -40,10 +41,10 @@ def _read_secret(key: str) -> str:
     return line.strip()
 
 
-@app.command("set", epilog="[bold]Example[/bold]\n\n  voiceclone config set timeout 300")
+@app.command("set", context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone config set timeout 300")
 def set_(
-    key: Annotated[str, typer.Argument(help=KEY_HELP, show_default=False)],
-    value: Annotated[Optional[str], typer.Argument(help="New value; for api-key leave it out to be asked (hidden) or pipe it on stdin.", show_default=False)] = None,
+    key: Annotated[str, typer.Argument(metavar="KEY", help=KEY_HELP, show_default=False)],
+    value: Annotated[Optional[str], typer.Argument(metavar="VALUE", help="New value; for api-key leave it out to be asked (hidden) or pipe it on stdin.", show_default=False)] = None,
 ) -> None:
     """Save a setting in the config file (created 0600)."""
     from voiceclone_cli.config_file import config_path, load_config, save_config
@@ -75,16 +76,16 @@ def set_(
         err(f"{PROG}: note: {spec.env} is set and takes precedence over the config file")
 
 
-@app.command("get", epilog="[bold]Example[/bold]\n\n  voiceclone config get endpoint")
-def get(key: Annotated[str, typer.Argument(help=KEY_HELP, show_default=False)]) -> None:
+@app.command("get", context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone config get endpoint")
+def get(key: Annotated[str, typer.Argument(metavar="KEY", help=KEY_HELP, show_default=False)]) -> None:
     """Print the effective value of a setting (the API key redacted)."""
     _spec(key)
     settings = load_settings()
     print(settings.display(key))
 
 
-@app.command("unset", epilog="[bold]Example[/bold]\n\n  voiceclone config unset api-key")
-def unset(key: Annotated[str, typer.Argument(help=KEY_HELP, show_default=False)]) -> None:
+@app.command("unset", context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone config unset api-key")
+def unset(key: Annotated[str, typer.Argument(metavar="KEY", help=KEY_HELP, show_default=False)]) -> None:
     """Remove a setting from the config file."""
     from voiceclone_cli.config_file import config_path, load_config, save_config
 
@@ -100,7 +101,7 @@ def unset(key: Annotated[str, typer.Argument(help=KEY_HELP, show_default=False)]
     err(f"{PROG}: removed {key} from {path}")
 
 
-@app.command("show", epilog="[bold]Example[/bold]\n\n  voiceclone config show --json")
+@app.command("show", context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone config show --json")
 def show(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
     """Every setting with its effective value and where it comes from."""
     from voiceclone_cli.settings import SPECS
@@ -120,7 +121,7 @@ def show(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable 
         print(f"{name:<{width}}  {shown:<{vwidth}}  ({origin})")
 
 
-@app.command("path", epilog="[bold]Example[/bold]\n\n  $EDITOR \"$(voiceclone config path)\"")
+@app.command("path", context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  $EDITOR \"$(voiceclone config path)\"")
 def path() -> None:
     """Print the config file's path (it may not exist yet)."""
     from voiceclone_cli.config_file import config_path

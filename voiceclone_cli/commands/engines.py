@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from voiceclone_cli.commands.common import PROG, err
+from voiceclone_cli.commands.common import HELP_OPTIONS, PROG, err
 
 
 def engines(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
@@ -31,11 +31,12 @@ def engines(as_json: Annotated[bool, typer.Option("--json", help="Machine-readab
 cache_app = typer.Typer(
     help="The voice-profile cache used by --local.",
     no_args_is_help=True,
+    context_settings=HELP_OPTIONS,
     epilog="[bold]Examples[/bold]\n\n  voiceclone cache path\n\n  voiceclone cache clear",
 )
 
 
-@cache_app.command("clear", epilog="[bold]Example[/bold]\n\n  voiceclone cache clear")
+@cache_app.command("clear", context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone cache clear")
 def clear() -> None:
     """Delete every cached voice profile (they are rebuilt on demand)."""
     from voiceclone_cli.profile_cache import ProfileCache
@@ -45,7 +46,7 @@ def clear() -> None:
     err(f"{PROG}: removed {cleared.files} cached voice profile(s), {cleared.bytes / 1e6:.1f} MB, from {cache.directory}")
 
 
-@cache_app.command("path", epilog="[bold]Example[/bold]\n\n  du -sh \"$(voiceclone cache path)\"")
+@cache_app.command("path", context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  du -sh \"$(voiceclone cache path)\"")
 def path() -> None:
     """Print the cache directory."""
     from voiceclone_cli.profile_cache import ProfileCache
