@@ -47,7 +47,7 @@ _voiceclone_batch() {
 }
 
 _voiceclone_cache() {
-    local -a subcmds; subcmds=('clear:Delete every cached voice profile (they are rebuilt on demand).' 'path:Print the cache directory.')
+    local -a subcmds; subcmds=('clear:Delete the cached voice profiles and the prepared voice model (rebuilt on demand).' 'path:Print the cache directory (voice profiles and the prepared model).')
     _arguments -C \
         '(-h --help)'{-h,--help}'[Show help and exit.]' \
         '1: :->cmd' '*:: :->args'

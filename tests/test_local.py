@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -204,3 +205,23 @@ def test_missing_extra_gives_the_pip_command(sample_wav, tmp_path):
         capture_output=True, text=True,
     )
     assert "not installed" in engines.stdout and "voiceclone-cli[local]" in engines.stdout
+
+
+def test_prepared_model_is_cached_and_a_corrupt_copy_rebuilt(sample_wav, tmp_path):
+    """Fresh processes, as users run them: the second loads the prepared model from the cache."""
+    from tests.test_entrypoint import BIN
+
+    env = dict(os.environ, VOICECLONE_CACHE_DIR=str(tmp_path / "cache"))
+    run = lambda: subprocess.run([BIN, "say", "--local", "-s", sample_wav, "Hi there.", "-o", tmp_path / "o.wav"],
+                                 capture_output=True, text=True, env=env)
+    first = run()
+    assert first.returncode == 0, first.stderr
+    (model,) = (tmp_path / "cache" / "models").glob("*.onnx")
+    assert model.stat().st_size > 10_000_000
+    model.write_bytes(b"\0" * 100)
+    second = run()
+    assert second.returncode == 0 and "unusable" in second.stderr and "rebuilding" in second.stderr
+    assert model.stat().st_size > 10_000_000
+    third = run()
+    assert third.returncode == 0 and third.stderr.count("warning") == 0
+    assert read_audio(tmp_path / "o.wav")[0].size > 0

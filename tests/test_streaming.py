@@ -233,3 +233,22 @@ def test_unknown_forced_player(cli, api_env, sample_wav, monkeypatch):
     monkeypatch.setenv("VOICECLONE_PLAYER", "winamp")
     r = cli(["say", "-s", sample_wav, "Hello.", "--play"])
     assert r.code == 9 and "unknown player 'winamp'" in r.stderr
+
+
+def test_prefetcher_keeps_order_and_can_make_the_first_item_alone():
+    from voiceclone_cli.prefetch import OrderedPrefetcher
+
+    started, lock = [], threading.Lock()
+    first_done = threading.Event()
+
+    def work(i):
+        with lock:
+            started.append((i, first_done.is_set()))
+        if i == 0:
+            time.sleep(0.05)  # give a (wrongly) eager look-ahead the chance to start meanwhile
+            first_done.set()
+        return i * i
+
+    results = list(OrderedPrefetcher(work, range(6), workers=2, first_alone=True))
+    assert results == [i * i for i in range(6)]
+    assert all(done for i, done in started if i > 0), "look-ahead started before the first item finished"

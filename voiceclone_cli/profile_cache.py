@@ -1,7 +1,7 @@
 """Voice profiles cached on disk by the sample's content hash.
 
 Analysing a sample takes seconds; a profile is reused by every later ``say`` with the same
-sample bytes. Entries are written atomically; an unreadable or outdated entry is rebuilt,
+sample bytes. The prepared voice model lives next to the profiles (``models/``). Entries are written atomically; an unreadable or outdated entry is rebuilt,
 never fatal. The cache lives in the platform's cache directory (``$VOICECLONE_CACHE_DIR``
 overrides it) and ``voiceclone cache clear`` empties it.
 """
@@ -30,6 +30,11 @@ def cache_dir(env: Mapping[str, str] | None = None) -> Path:
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("voiceclone", appauthor=False))
+
+
+def models_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where the local engine keeps its prepared voice model (see ``local.synth``)."""
+    return cache_dir(env) / "models"
 
 
 @dataclass
@@ -73,11 +78,19 @@ class ProfileCache:
             log.warning("cannot write the voice profile cache in %s: %s", self.directory, exc.strerror)
 
     def clear(self) -> ClearedCache:
-        files = size = 0
-        if self.directory.is_dir():
-            for entry in self.directory.iterdir():
-                if entry.is_file():
-                    size += entry.stat().st_size
-                    entry.unlink()
-                    files += 1
-        return ClearedCache(files, size)
+        return _empty(self.directory)
+
+
+def _empty(directory: Path) -> ClearedCache:
+    files = size = 0
+    if directory.is_dir():
+        for entry in directory.iterdir():
+            if entry.is_file():
+                size += entry.stat().st_size
+                entry.unlink()
+                files += 1
+    return ClearedCache(files, size)
+
+
+def clear_models() -> ClearedCache:
+    return _empty(models_dir())

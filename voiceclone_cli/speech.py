@@ -61,6 +61,7 @@ def speak(
         lambda chunk: engine.synthesize(chunk, voice, speed=speed, pitch=pitch),
         chunks,
         workers=workers,
+        first_alone=getattr(engine, "cpu_bound", False),
     )
     opened = False
     try:

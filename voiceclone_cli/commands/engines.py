@@ -38,17 +38,19 @@ cache_app = typer.Typer(
 
 @cache_app.command("clear", context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone cache clear")
 def clear() -> None:
-    """Delete every cached voice profile (they are rebuilt on demand)."""
-    from voiceclone_cli.profile_cache import ProfileCache
+    """Delete the cached voice profiles and the prepared voice model (rebuilt on demand)."""
+    from voiceclone_cli.profile_cache import ProfileCache, clear_models
 
     cache = ProfileCache()
-    cleared = cache.clear()
-    err(f"{PROG}: removed {cleared.files} cached voice profile(s), {cleared.bytes / 1e6:.1f} MB, from {cache.directory}")
+    profiles = cache.clear()
+    models = clear_models()
+    err(f"{PROG}: removed {profiles.files} cached voice profile(s) and {models.files} prepared model(s), "
+        f"{(profiles.bytes + models.bytes) / 1e6:.1f} MB, from {cache.directory.parent}")
 
 
 @cache_app.command("path", context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  du -sh \"$(voiceclone cache path)\"")
 def path() -> None:
-    """Print the cache directory."""
+    """Print the cache directory (voice profiles and the prepared model)."""
     from voiceclone_cli.profile_cache import ProfileCache
 
-    print(ProfileCache().directory)
+    print(ProfileCache().directory.parent)

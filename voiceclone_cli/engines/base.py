@@ -18,6 +18,7 @@ class Engine(Protocol):
     max_chunk_chars: int  # the longest text one ``synthesize`` call accepts
     first_chunk_chars: int | None  # a shorter first chunk for a faster first audio, if wanted
     max_workers: int  # how many ``synthesize`` calls may usefully run at once
+    cpu_bound: bool  # work competes for cores: make the first chunk alone, then look ahead
 
     def prepare_voice(self, sample_path: Path, *, strict: bool = False) -> Any:
         """Validate and analyse a sample (no network); the result is passed to ``synthesize``."""

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from voiceclone_cli.engines.registry import LOCAL_EXTRA_HINT, LOCAL_MODULES, missing_modules
-from voiceclone_cli.errors import EngineUnavailableError
-from voiceclone_cli.profile_cache import ProfileCache
+from voiceclone_cli.errors import EngineUnavailableError, SampleError
+from voiceclone_cli.profile_cache import ProfileCache, models_dir
 from voiceclone_cli.sample import PreparedSample, prepare_sample
 from voiceclone_cli.wav import Audio
 
@@ -39,8 +39,9 @@ def shared_cloner():
     with _cloner_lock:
         if _cloner is None:
             from voiceclone_cli.local.engine import LocalCloner
+            from voiceclone_cli.local.synth import PiperSynth
 
-            _cloner = LocalCloner()
+            _cloner = LocalCloner(PiperSynth.load(cache_dir=models_dir()))
         return _cloner
 
 
@@ -59,6 +60,7 @@ class LocalEngine:
     name = "local"
     max_chunk_chars = LOCAL_CHUNK_CHARS
     first_chunk_chars = LOCAL_FIRST_CHUNK_CHARS
+    cpu_bound = True  # the first chunk is made alone, on every core, before any look-ahead
 
     def __init__(self, *, cache: ProfileCache | None = None, use_cache: bool = True) -> None:
         missing = missing_modules(LOCAL_MODULES)
@@ -87,7 +89,11 @@ class LocalEngine:
                 log.debug("voice profile from cache %s", self.cache.path_for(key))
                 return LocalVoice(sample, profile, from_cache=True)
         log.info("analysing the voice sample (once; cached for next time)")
-        profile = analyze_sample(sample.samples, sample.rate)
+        try:
+            profile = analyze_sample(sample.samples, sample.rate)
+        except ValueError as exc:  # e.g. too little voiced speech to learn a voice from
+            raise SampleError(f"cannot learn a voice from {sample_path}: {exc}",
+                              hint="use 5-30 s of clear speech") from None
         if self.use_cache:
             self.cache.store(key, profile.to_arrays())
         return LocalVoice(sample, profile, from_cache=False)

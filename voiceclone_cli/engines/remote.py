@@ -17,6 +17,7 @@ class RemoteEngine:
     name = "remote"
     max_chunk_chars = MAX_CHUNK_CHARS
     first_chunk_chars = None  # every request costs: fill each one
+    cpu_bound = False
 
     def __init__(self, settings: Settings, *, max_workers: int = 8, gate: RateGate | None = None) -> None:
         if not settings.api_key:

@@ -1,0 +1,33 @@
+"""Convenience wrapper: text + voice profile -> cloned speech."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .matching import convert
+from .profile import VoiceProfile
+from .synth import PiperSynth
+
+
+class LocalCloner:
+    """Loads Piper once; :meth:`speak` synthesises a chunk and converts it.
+
+    Thread safety: one instance may be shared between threads. Piper synthesis is
+    serialised by :class:`PiperSynth`'s lock; the conversion is pure numpy/WORLD and
+    runs in parallel (WORLD releases the GIL).
+    """
+
+    def __init__(self, synth: PiperSynth | None = None) -> None:
+        self.synth = synth if synth is not None else PiperSynth.load()
+
+    @property
+    def sample_rate(self) -> int:
+        return self.synth.sample_rate
+
+    def speak(self, text: str, profile: VoiceProfile, speed: float = 1.0,
+              pitch_semitones: float = 0.0) -> tuple[np.ndarray, int]:
+        """Return (float32 mono pcm, sample rate) for ``text`` in the profile's voice."""
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        result = self.synth.synthesize(text, length_scale=1.0 / speed)
+        return convert(result, profile, pitch_semitones=pitch_semitones), result.sample_rate
