@@ -16,6 +16,7 @@ from voiceclone_cli.commands.common import (
     stderr_is_terminal,
 )
 from voiceclone_cli.commands.say import PITCH_HELP, SPEED_HELP
+from voiceclone_cli.commands import options
 from voiceclone_cli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -58,16 +59,16 @@ def batch(
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failed line (exit with its code).")] = False,
     speed: Annotated[float, typer.Option(min=0.5, max=2.0, help=SPEED_HELP + " JSONL lines may override it.")] = 1.0,
     pitch: Annotated[float, typer.Option(min=-1.0, max=1.0, help=PITCH_HELP + " JSONL lines may override it.")] = 0.0,
-    strict_sample: Annotated[bool, typer.Option("--strict-sample", help="Refuse a sample that is too long or large instead of fitting it.")] = False,
-    retries: Annotated[Optional[int], typer.Option(min=0, max=20, help="Retries after 429, 5xx and network errors. \\[default: 4]", show_default=False)] = None,
-    timeout: Annotated[Optional[float], typer.Option(min=0.1, max=3600, help="Read timeout per request, seconds. \\[default: 120]", show_default=False)] = None,
-    endpoint: Annotated[Optional[str], typer.Option(help="API base URL. \\[default: https://aivoiceclonefree.com]", show_default=False)] = None,
-    api_key: Annotated[Optional[str], typer.Option("--api-key", help="API key. Visible in the process list: prefer VOICECLONE_API_KEY or 'voiceclone config set api-key'.", show_default=False)] = None,
-    local: Annotated[bool, typer.Option("--local", help="Clone offline on the CPU (needs the 'local' extra); no API key, nothing leaves the machine.")] = False,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="With --local: analyse the sample again instead of using the cached voice profile.")] = False,
+    strict_sample: options.StrictSample = False,
+    retries: options.Retries = None,
+    timeout: options.Timeout = None,
+    endpoint: options.Endpoint = None,
+    api_key: options.ApiKey = None,
+    local: options.Local = False,
+    no_cache: options.NoCache = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a one-line JSON summary on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr: no progress bar, no summary table.")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Tracebacks and a redacted request log on stderr.")] = False,
+    debug: options.Debug = False,
 ) -> None:
     """Speak every line of a text or JSONL file into its own WAV; re-runs resume where they stopped."""
     from voiceclone_cli.batch.inputs import BatchInput

@@ -18,6 +18,7 @@ from voiceclone_cli.commands.common import (
     stdin_is_terminal,
     stdout_is_terminal,
 )
+from voiceclone_cli.commands import options
 from voiceclone_cli.errors import UsageError
 
 EXAMPLES = """\
@@ -63,13 +64,13 @@ def say(
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="File to write (.wav .flac .ogg .mp3), or '-' for WAV on stdout. Default: stdout when piped, else voiceclone-DATE-TIME.wav.", show_default=False)] = None,
     speed: Annotated[float, typer.Option(min=0.5, max=2.0, help=SPEED_HELP)] = 1.0,
     pitch: Annotated[float, typer.Option(min=-1.0, max=1.0, help=PITCH_HELP)] = 0.0,
-    strict_sample: Annotated[bool, typer.Option("--strict-sample", help="Refuse a sample that is too long or large instead of fitting it.")] = False,
-    retries: Annotated[Optional[int], typer.Option(min=0, max=20, help="Retries after 429, 5xx and network errors. \\[default: 4]", show_default=False)] = None,
-    timeout: Annotated[Optional[float], typer.Option(min=0.1, max=3600, help="Read timeout per request, seconds. \\[default: 120]", show_default=False)] = None,
-    endpoint: Annotated[Optional[str], typer.Option(help="API base URL. \\[default: https://aivoiceclonefree.com]", show_default=False)] = None,
-    api_key: Annotated[Optional[str], typer.Option("--api-key", help="API key. Visible in the process list: prefer VOICECLONE_API_KEY or 'voiceclone config set api-key'.", show_default=False)] = None,
-    local: Annotated[bool, typer.Option("--local", help="Clone offline on the CPU (needs the 'local' extra); no API key, nothing leaves the machine.")] = False,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="With --local: analyse the sample again instead of using the cached voice profile.")] = False,
+    strict_sample: options.StrictSample = False,
+    retries: options.Retries = None,
+    timeout: options.Timeout = None,
+    endpoint: options.Endpoint = None,
+    api_key: options.ApiKey = None,
+    local: options.Local = False,
+    no_cache: options.NoCache = False,
     play: Annotated[bool, typer.Option("--play", help="Play through the default audio device as it is made (with -o: play and save).")] = False,
     format_name: Annotated[Optional[str], typer.Option("--format", help="wav, flac, ogg or mp3. Default: from the -o extension, else wav.", show_default=False)] = None,
     sample_rate: Annotated[Optional[int], typer.Option("--sample-rate", min=8000, max=192000, help="Resample the output to this rate (Hz).", show_default=False)] = None,
@@ -77,7 +78,7 @@ def say(
     prefetch: Annotated[int, typer.Option(min=1, max=8, help="Chunks made ahead while the current one is written or played.")] = 2,
     as_json: Annotated[bool, typer.Option("--json", help="Print a one-line JSON summary on stdout (with -o FILE).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Tracebacks and a redacted request log on stderr.")] = False,
+    debug: options.Debug = False,
 ) -> None:
     """Speak TEXT in the voice of a sample: to a file, to stdout, or out loud."""
     from voiceclone_cli.output import plan_output
