@@ -28,8 +28,9 @@ class JoinSettings:
     peak_ceiling: float = 0.98
 
 
-def _frame_db(samples: np.ndarray, rate: int) -> np.ndarray:
-    hop = max(1, int(rate * _FRAME_SECONDS))
+def frame_levels_db(samples: np.ndarray, rate: int, frame_seconds: float = _FRAME_SECONDS) -> np.ndarray:
+    """RMS level of consecutive frames, in dBFS (one value for a signal shorter than a frame)."""
+    hop = max(1, int(rate * frame_seconds))
     n = len(samples) // hop
     if n == 0:
         rms = np.sqrt(np.mean(np.square(samples, dtype=np.float64))) if len(samples) else 0.0
@@ -38,23 +39,31 @@ def _frame_db(samples: np.ndarray, rate: int) -> np.ndarray:
     return 20 * np.log10(np.maximum(np.sqrt(np.mean(frames * frames, axis=1)), 1e-7))
 
 
-def trim_silence(samples: np.ndarray, rate: int, settings: JoinSettings = JoinSettings()) -> np.ndarray:
-    """Cut leading/trailing silence down to ``pad_seconds``."""
-    db = _frame_db(samples, rate)
-    threshold = max(db.max() - settings.trim_below_peak_db, -70.0)
+def trim_to_pad(
+    samples: np.ndarray, rate: int, pad_seconds: float, below_peak_db: float = 40.0,
+    frame_seconds: float = _FRAME_SECONDS,
+) -> np.ndarray:
+    """Cut leading/trailing silence (frames ``below_peak_db`` under the loudest) to a pad."""
+    db = frame_levels_db(samples, rate, frame_seconds)
+    threshold = max(db.max() - below_peak_db, -70.0)
     active = (db > threshold).nonzero()[0]
     if len(active) == 0:
-        return samples[: int(2 * settings.pad_seconds * rate)]
-    hop = max(1, int(rate * _FRAME_SECONDS))
-    pad = int(settings.pad_seconds * rate)
+        return samples[: int(2 * pad_seconds * rate)]
+    hop = max(1, int(rate * frame_seconds))
+    pad = int(pad_seconds * rate)
     start = max(0, active[0] * hop - pad)
     end = min(len(samples), (active[-1] + 1) * hop + pad)
     return samples[start:end]
 
 
+def trim_silence(samples: np.ndarray, rate: int, settings: JoinSettings = JoinSettings()) -> np.ndarray:
+    """Cut a chunk's leading/trailing silence down to the join pad."""
+    return trim_to_pad(samples, rate, settings.pad_seconds, settings.trim_below_peak_db)
+
+
 def active_level_db(samples: np.ndarray, rate: int) -> float | None:
     """RMS level of the speech frames (within 30 dB of the loudest), or None for silence."""
-    db = _frame_db(samples, rate)
+    db = frame_levels_db(samples, rate)
     if db.max() < -60.0:
         return None
     speech = db[db > db.max() - 30.0]

@@ -5,11 +5,19 @@ from __future__ import annotations
 from voiceclone_cli.wav import Audio
 
 
+def resample_array(samples, rate_in: int, rate_out: int):
+    """soxr HQ resampling of a 1-D array, keeping its dtype (float32 or float64)."""
+    if rate_in == rate_out or len(samples) == 0:
+        return samples
+    import soxr
+
+    return soxr.resample(samples, rate_in, rate_out, quality="HQ")
+
+
 def resample(audio: Audio, rate: int) -> Audio:
     if audio.rate == rate or len(audio.samples) == 0:
         return Audio(audio.samples, rate)
     import numpy as np
-    import soxr
 
-    out = soxr.resample(audio.samples, audio.rate, rate, quality="HQ")
+    out = resample_array(audio.samples, audio.rate, rate)
     return Audio(np.ascontiguousarray(out, dtype=np.float32), rate)

@@ -120,26 +120,13 @@ def decode_sample(data: bytes, fmt: str) -> tuple[np.ndarray, int]:
     return _decode_wav(data) if fmt == "WAV" else _decode_compressed(data)
 
 
-def _frame_rms_db(samples: np.ndarray, rate: int, frame_seconds: float = 0.02) -> np.ndarray:
-    import numpy as np
-
-    hop = max(1, int(rate * frame_seconds))
-    n = len(samples) // hop
-    if n == 0:
-        return np.array([-120.0])
-    frames = samples[: n * hop].reshape(n, hop).astype(np.float64)
-    rms = np.sqrt(np.mean(frames * frames, axis=1))
-    return 20 * np.log10(np.maximum(rms, 1e-6))
+_LEVEL_FRAME_SECONDS = 0.02
 
 
-def _trim_edges(samples: np.ndarray, rate: int, pad_seconds: float = 0.25) -> np.ndarray:
-    """Drop leading and trailing silence, keeping a short pad."""
-    db = _frame_rms_db(samples, rate)
-    active = (db > db.max() - 40.0).nonzero()[0]
-    hop = int(rate * 0.02)
-    start = max(0, int(active[0] * hop - pad_seconds * rate))
-    end = min(len(samples), int((active[-1] + 1) * hop + pad_seconds * rate))
-    return samples[start:end]
+def _levels_db(samples: np.ndarray, rate: int) -> np.ndarray:
+    from voiceclone_cli.assembly import frame_levels_db
+
+    return frame_levels_db(samples, rate, _LEVEL_FRAME_SECONDS)
 
 
 def cut_at_pause(samples: np.ndarray, rate: int, limit_seconds: float) -> np.ndarray:
@@ -149,7 +136,7 @@ def cut_at_pause(samples: np.ndarray, rate: int, limit_seconds: float) -> np.nda
     limit = int(limit_seconds * rate)
     if len(samples) <= limit:
         return samples
-    db = _frame_rms_db(samples[:limit], rate)
+    db = _levels_db(samples[:limit], rate)
     # 200 ms of context: a pause, not a stop consonant.
     smooth = np.convolve(db, np.ones(10) / 10, mode="same")
     lo = int(len(smooth) * 2 / 3)
@@ -204,7 +191,7 @@ def prepare_sample(path: Path | str, *, strict: bool = False) -> PreparedSample:
             f"sample is {seconds:.1f} s long; at least {MIN_SECONDS:.0f} s of speech is needed",
             hint="record 5-30 s of clear speech",
         )
-    if _frame_rms_db(samples, rate).max() < _SILENCE_DBFS:
+    if _levels_db(samples, rate).max() < _SILENCE_DBFS:
         raise SampleError(
             f"{path.name} is silent (quieter than {_SILENCE_DBFS:.0f} dBFS)",
             hint="check the recording level or pick another sample",
@@ -225,7 +212,9 @@ def prepare_sample(path: Path | str, *, strict: bool = False) -> PreparedSample:
         raise SampleError(problem, hint="drop --strict-sample to let voiceclone fit it")
 
     if seconds > MAX_SECONDS:
-        trimmed = _trim_edges(samples, rate)
+        from voiceclone_cli.assembly import trim_to_pad
+
+        trimmed = trim_to_pad(samples, rate, pad_seconds=0.25, frame_seconds=_LEVEL_FRAME_SECONDS)
         if len(trimmed) / rate > FIT_MAX_SECONDS:
             trimmed = cut_at_pause(trimmed, rate, FIT_MAX_SECONDS)
         longer = "over " if seconds >= _DECODE_LIMIT_SECONDS else ""

@@ -31,7 +31,7 @@ def check_output_path(path: Path) -> None:
     """Fail before any work if the result could not be saved there."""
     if path.is_dir():
         raise OutputError(f"output {path} is a directory", hint="give a file name, e.g. -o out.wav")
-    parent = path.parent if str(path.parent) else Path(".")
+    parent = path.parent
     if not parent.is_dir():
         raise OutputError(f"output directory {parent} does not exist", hint=f"create it: mkdir -p {parent}")
     if not os.access(parent, os.W_OK | os.X_OK):

@@ -52,7 +52,7 @@ def speak(
     on_progress: ProgressCallback | None = None,
 ) -> SpeakResult:
     """Speak ``text`` into ``sink``; on any failure the sink is aborted and the error re-raised."""
-    chunks = chunk_text(text, engine.max_chunk_chars, getattr(engine, "first_chunk_chars", None))
+    chunks = chunk_text(text, engine.max_chunk_chars, engine.first_chunk_chars)
     if not chunks:
         raise TextError("the text is empty", hint="give some words to speak")
     joiner = Joiner(rate, join)
@@ -61,7 +61,7 @@ def speak(
         lambda chunk: engine.synthesize(chunk, voice, speed=speed, pitch=pitch),
         chunks,
         workers=workers,
-        first_alone=getattr(engine, "cpu_bound", False),
+        first_alone=engine.cpu_bound,
     )
     opened = False
     try:

@@ -57,25 +57,24 @@ def setup_logging(*, quiet: bool = False, debug: bool = False) -> None:
     logger.setLevel(logging.DEBUG if debug else logging.ERROR if quiet else logging.INFO)
 
 
-def stdout_is_terminal() -> bool:
+def _is_terminal(stream) -> bool:
+    """By file descriptor when there is one (what a child process or pipe really sees)."""
     try:
-        return os.isatty(sys.stdout.fileno())
+        return os.isatty(stream.fileno())
     except (AttributeError, ValueError, OSError):
-        return sys.stdout.isatty()
+        return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def stdout_is_terminal() -> bool:
+    return _is_terminal(sys.stdout)
 
 
 def stdin_is_terminal() -> bool:
-    try:
-        return os.isatty(sys.stdin.fileno())
-    except (AttributeError, ValueError, OSError):
-        return sys.stdin.isatty()
+    return _is_terminal(sys.stdin)
 
 
 def stderr_is_terminal() -> bool:
-    try:
-        return os.isatty(sys.stderr.fileno())
-    except (AttributeError, ValueError, OSError):
-        return False
+    return _is_terminal(sys.stderr)
 
 
 def binary_stdout():

@@ -103,11 +103,10 @@ def world_synthesize(f0: np.ndarray, log_sp: np.ndarray, ap: np.ndarray) -> np.n
 
 
 def resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
-    if rate_in == rate_out:
-        return np.asarray(x, dtype=np.float64)
-    import soxr
+    """Float64 (what WORLD needs) at ``rate_out``, through the project's one resampler."""
+    from voiceclone_cli.resample import resample_array
 
-    return soxr.resample(np.asarray(x, dtype=np.float64), rate_in, rate_out)
+    return resample_array(np.asarray(x, dtype=np.float64), rate_in, rate_out)
 
 
 def bin_frequencies() -> np.ndarray:
