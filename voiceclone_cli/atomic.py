@@ -8,6 +8,7 @@ complete. On any failure the temporary file is removed and the old target is unt
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,19 +16,20 @@ from pathlib import Path
 from typing import BinaryIO
 
 TEMP_SUFFIX = ".part"
+_TEMP_NAME = re.compile(r"\.(?P<target>.+)\.\d+-[0-9a-f]{8}" + re.escape(TEMP_SUFFIX) + r"\Z", re.IGNORECASE)
 
 
 def temp_path_for(target: Path) -> Path:
     return target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}{TEMP_SUFFIX}")
 
 
-def is_temp_for(candidate: Path, target_dir: Path) -> bool:
-    """True for leftovers of an interrupted write (used to clean up resumed batches)."""
-    return (
-        candidate.parent == target_dir
-        and candidate.name.startswith(".")
-        and candidate.name.endswith(TEMP_SUFFIX)
-    )
+def temp_target(name: str) -> str | None:
+    """The target name that ``name`` is a temporary file of (see ``temp_path_for``), or None.
+
+    Lets a later run recognise, and clean up, what an interrupted write left behind.
+    """
+    match = _TEMP_NAME.match(name)
+    return match.group("target") if match else None
 
 
 @contextmanager

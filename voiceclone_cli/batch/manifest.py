@@ -16,24 +16,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from voiceclone_cli.atomic import TEMP_SUFFIX, is_temp_for
+from voiceclone_cli.atomic import temp_target
 from voiceclone_cli.errors import OutputError
 
 MANIFEST_NAME = ".voiceclone-manifest.jsonl"
 HASH_VERSION = 1  # bump to redo every line when what the hash covers changes
-
-
-def _temp_pattern(target: str) -> re.Pattern[str]:
-    """Names ``atomic.temp_path_for`` gives the temp files of targets matching ``target``."""
-    return re.compile(r"\." + target + r"\.\d+-[0-9a-f]{8}" + re.escape(TEMP_SUFFIX) + r"\Z", re.IGNORECASE)
-
-
-_OUTDIR_TEMP = _temp_pattern(r"(?:.+\.wav|failed\.jsonl)")
 
 
 def line_hash(*, text: str, sample_sha256: str, speed: float, pitch: float, engine: str) -> str:
@@ -177,16 +168,15 @@ def remove_stale_temps(outdir: Path) -> int:
         subfolders[:] = [name for name in subfolders if not name.startswith(".")]
         here = Path(folder)
         for name in files:
-            candidate = here / name
-            if is_temp_for(candidate, here) and _OUTDIR_TEMP.match(name):
-                candidate.unlink(missing_ok=True)
+            target = (temp_target(name) or "").lower()
+            if target.endswith(".wav") or target == "failed.jsonl":
+                (here / name).unlink(missing_ok=True)
                 removed += 1
     return removed
 
 
 def remove_stale_temps_of(target: Path) -> int:
     """Delete temp files an interrupted write of ``target`` (e.g. the --join file) left."""
-    pattern = _temp_pattern(re.escape(target.name))
     folder = target.parent
     removed = 0
     try:
@@ -194,7 +184,7 @@ def remove_stale_temps_of(target: Path) -> int:
     except OSError:
         return 0
     for name in names:
-        if pattern.match(name) and is_temp_for(folder / name, folder):
+        if (temp_target(name) or "").lower() == target.name.lower():
             (folder / name).unlink(missing_ok=True)
             removed += 1
     return removed
