@@ -1,10 +1,13 @@
 """The installed entry point as a user runs it: real processes, terminals, pipes and signals."""
 
+import fcntl
 import os
 import pty
+import select
 import signal
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
@@ -92,3 +95,45 @@ def test_sigint_during_a_request_exits_130_and_leaves_nothing(server, sample_wav
     assert proc.returncode == 130, err
     assert b"interrupted" in err and b"Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_config_set_api_key_prompts_without_echo(tmp_path):
+    """At a terminal the key is typed at a hidden prompt: it never shows on screen."""
+    secret = "vc-typed-at-the-prompt-5678"
+    master, slave = pty.openpty()
+    env = env_for(VOICECLONE_CONFIG_DIR=str(tmp_path / "cfg"))
+    def own_terminal():  # a new session whose controlling terminal is the pty, as in a shell
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen([BIN, "config", "set", "api-key"], stdin=slave, stdout=slave, stderr=slave,
+                            env=env, preexec_fn=own_terminal)
+    os.close(slave)
+    screen = b""
+
+    def read_screen(until) -> bytes:
+        nonlocal screen
+        deadline = time.monotonic() + 30
+        while not until() and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.1)[0]:
+                try:
+                    screen += os.read(master, 1024)
+                except OSError:  # the terminal closed with the child
+                    break
+        return screen
+
+    def echo_off() -> bool:
+        return not termios.tcgetattr(master)[3] & termios.ECHO
+
+    # Type only once the prompt is up and has switched echo off (input typed before that is
+    # flushed by the prompt, at a real terminal too).
+    read_screen(lambda: b"api-key" in screen and echo_off())
+    assert echo_off(), "the prompt did not hide input"
+    os.write(master, secret.encode() + b"\n")
+    read_screen(lambda: proc.poll() is not None and not select.select([master], [], [], 0)[0])
+    proc.wait(timeout=30)
+    os.close(master)
+    assert proc.returncode == 0, screen
+    assert secret.encode() not in screen
+    assert b"****5678" in screen
+    assert secret in (tmp_path / "cfg" / "config.toml").read_text()

@@ -252,3 +252,27 @@ def test_prefetcher_keeps_order_and_can_make_the_first_item_alone():
     results = list(OrderedPrefetcher(work, range(6), workers=2, first_alone=True))
     assert results == [i * i for i in range(6)]
     assert all(done for i, done in started if i > 0), "look-ahead started before the first item finished"
+
+
+def test_stdout_stream_is_readable_by_pythons_wave_module(cli, api_env, sample_wav):
+    import wave
+
+    r = cli(["say", "-s", sample_wav, LONG[:1500], "-o", "-"])
+    assert r.code == 0
+    with wave.open(io.BytesIO(r.stdout)) as w:
+        frames = w.readframes(10**9)  # the header says "unknown length": read to the end
+        assert (w.getnchannels(), w.getsampwidth()) == (1, 2)
+    pcm = np.frombuffer(frames, "<i2").astype(np.float32) / 32768
+    assert np.allclose(pcm, read_audio(r.stdout)[0], atol=1 / 32768) and len(pcm) > 0
+
+
+@pytest.mark.skipif(not _aplay_null_works(), reason="aplay with ALSA's null device is not available")
+def test_stdout_stream_plays_in_a_real_aplay_pipeline(api_env, sample_wav):
+    env = dict(os.environ)
+    producer = subprocess.Popen([BIN, "say", "-s", sample_wav, LONG[:1500], "-o", "-"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    player = subprocess.run(["aplay", "-D", "null"], stdin=producer.stdout, capture_output=True, timeout=120)
+    producer.stdout.close()
+    assert producer.wait(timeout=60) == 0
+    assert player.returncode == 0, player.stderr
+    assert b"Signed 16 bit Little Endian" in player.stderr  # aplay understood the WAV header
