@@ -225,3 +225,17 @@ def test_prepared_model_is_cached_and_a_corrupt_copy_rebuilt(sample_wav, tmp_pat
     third = run()
     assert third.returncode == 0 and third.stderr.count("warning") == 0
     assert read_audio(tmp_path / "o.wav")[0].size > 0
+
+
+def test_quick_runs_exit_cleanly_while_the_model_still_loads(sample_wav, tmp_path):
+    """A batch with nothing left to do ends while the model is still loading in the background;
+    the process must still exit 0 (ONNX Runtime used to abort it at interpreter shutdown)."""
+    from tests.test_entrypoint import BIN
+
+    env = dict(os.environ, VOICECLONE_CACHE_DIR=str(tmp_path / "cache"))
+    script = tmp_path / "s.txt"
+    script.write_text("One short line.\n")
+    args = [BIN, "batch", script, "--local", "-s", sample_wav, "-d", tmp_path / "out", "-q"]
+    assert subprocess.run(args, env=env, capture_output=True).returncode == 0  # does the work
+    codes = [subprocess.run(args, env=env, capture_output=True).returncode for _ in range(6)]
+    assert codes == [0] * 6  # every later run skips the line and returns at once

@@ -71,12 +71,14 @@ class LocalEngine:
             )
         self.cache = cache or ProfileCache()
         self.use_cache = use_cache
+        self._warm_up: threading.Thread | None = None
         # Piper runs one call at a time; conversion of the previous chunk overlaps with it.
         self.max_workers = max(1, min(2, os.cpu_count() or 1))
 
     def warm_up(self) -> None:
         """Load the model in the background while the sample is being analysed."""
-        threading.Thread(target=shared_cloner, name="voiceclone-model-load", daemon=True).start()
+        self._warm_up = threading.Thread(target=shared_cloner, name="voiceclone-model-load", daemon=True)
+        self._warm_up.start()
 
     def prepare_voice(self, sample_path: Path, *, strict: bool = False) -> LocalVoice:
         from voiceclone_cli.local.profile import PROFILE_VERSION, VoiceProfile, analyze_sample
@@ -108,4 +110,7 @@ class LocalEngine:
         return {"requests": 0, "retries": 0}
 
     def close(self) -> None:
-        """Nothing to release: the model lives as long as the process."""
+        """Let a background model load finish: ONNX Runtime aborts the process if the
+        interpreter shuts down under it (seen when a batch had nothing left to do)."""
+        if self._warm_up is not None:
+            self._warm_up.join()
