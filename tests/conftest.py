@@ -41,8 +41,10 @@ def isolated_env(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("VOICECLONE_CONFIG_DIR", str(home / "config"))
     monkeypatch.setenv("VOICECLONE_CACHE_DIR", str(home / "cache"))
+    monkeypatch.setenv("VOICECLONE_DATA_DIR", str(home / "data"))
     for name in ("VOICECLONE_API_KEY", "VOICECLONE_ENDPOINT", "VOICECLONE_TIMEOUT",
-                 "VOICECLONE_RETRIES", "VOICECLONE_DEBUG"):
+                 "VOICECLONE_RETRIES", "VOICECLONE_DEBUG", "VOICECLONE_PLAYER",
+                 "VOICECLONE_CACHE_SIZE"):
         monkeypatch.delenv(name, raising=False)
     return home
 
