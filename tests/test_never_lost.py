@@ -314,6 +314,24 @@ def test_a_full_stdout_is_exit_7_in_one_line(api_env, sample_wav, tmp_path):
     assert sf.info(tmp_path / "kept.wav").duration > 0.2  # the audio paid for is saved all the same
 
 
+def test_a_full_disk_keeps_the_old_file_and_leaves_no_temp(api_env, sample_wav, tmp_path):
+    """RLIMIT_FSIZE makes writes past 64 kB fail as a full disk would (EFBIG)."""
+    import resource
+
+    from tests.test_entrypoint import BIN, env_for
+
+    keep = tmp_path / "o.wav"
+    keep.write_bytes(b"older take")
+    text = " ".join(f"Sentence number {i} is here." for i in range(40))
+    proc = subprocess.run(
+        [BIN, "say", "-s", sample_wav, text, "-o", keep], capture_output=True, env=env_for(api_env), timeout=60,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (64_000, 64_000)),
+    )
+    assert proc.returncode == 7, proc.stderr
+    assert b"disk is full or the file grew too large" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert keep.read_bytes() == b"older take" and sorted(p.name for p in tmp_path.iterdir()) == ["o.wav"]
+
+
 # ---- sizes past what a WAV header can say ----------------------------------------------------------
 
 

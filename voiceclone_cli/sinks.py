@@ -31,7 +31,10 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     text = str(exc).strip().splitlines()
-    return text[0][:160] if text else type(exc).__name__
+    reason = text[0][:160] if text else type(exc).__name__
+    if "System error" in reason:  # libsndfile hides the errno of a failed write
+        return "the disk is full or the file grew too large (libsndfile: System error)"
+    return reason
 
 
 class AudioFileSink:
