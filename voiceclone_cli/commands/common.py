@@ -112,14 +112,14 @@ def binary_stdin():
     return getattr(sys.stdin, "buffer", sys.stdin)
 
 
-def load_settings(flags: Mapping[str, Any] | None = None, quiet: bool = False):
+def load_settings(flags: Mapping[str, Any] | None = None, quiet: bool = False, strict: bool = True):
     """Resolve settings, show config-file warnings, and register the key for scrubbing."""
     from voiceclone_cli.settings import resolve
 
     if flags:
         register_secret(flags.get("api-key"))
     register_secret(os.environ.get("VOICECLONE_API_KEY"))
-    settings = resolve(flags)
+    settings = resolve(flags, strict=strict)
     register_secret(settings.api_key)
     if not quiet:
         for warning in settings.config.warnings:
