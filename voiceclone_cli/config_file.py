@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from voiceclone_cli.atomic import atomic_open, atomic_write_bytes
+from voiceclone_cli.atomic import atomic_open, atomic_write_bytes, replaceable_target
 from voiceclone_cli.errors import ConfigError
 
 CONFIG_DIR_ENV = "VOICECLONE_CONFIG_DIR"
@@ -200,7 +200,7 @@ def _write(path: Path, text: str, previous: bytes | None) -> None:
     A symlinked config file stays a link: its target is what gets replaced. Any failure leaves
     the current file and its backup as they were and becomes a ConfigError naming the file.
     """
-    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    target = replaceable_target(path)
     try:
         mode = target.stat().st_mode
     except OSError:
