@@ -2,23 +2,33 @@
 
 Contract (the provider's page): ``POST {endpoint}/api/sync-clone``, multipart ``audio_file`` +
 ``text`` (+ ``speed``, ``pitch``), ``Authorization: Bearer KEY``; 200 is ``audio/wav``; errors
-are JSON ``{"detail": ...}``. What is retried: 429, 5xx, network errors, timeouts and broken
-200s (not audio, cut short, oversized). What is never retried: 400/401/403/404/413/422, since
-sending the same request again cannot succeed and could cost money.
+are JSON ``{"detail": ...}``. What is retried: 429, 5xx, refused or broken connections, a
+temporary DNS failure, attempts that do not complete within ``timeout`` and broken 200s (not
+audio, cut short, oversized). What is never retried, since sending the same request again
+cannot succeed and could cost money: 400/401/403/404/413/422, redirects (never followed: the
+key goes only to the configured endpoint), a host name that does not exist, and a
+``Retry-After`` longer than the policy waits for.
+
+``timeout`` bounds a whole attempt — connect, upload, response headers and the entire body —
+not each socket read, so a server trickling bytes cannot hold a request forever
+(``http_deadline``). Whatever the server sends back is shown as one short line of printable
+text with the key masked: an error body may echo the request.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import random
+import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from voiceclone_cli import __version__
+from voiceclone_cli import __version__, http_deadline
 from voiceclone_cli.errors import (
     AuthError,
     InputError,
@@ -38,7 +48,15 @@ log = logging.getLogger("voiceclone.http")
 
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024  # ~45 min of 48 kHz mono 16-bit: far above any chunk
 _MAX_ERROR_BODY = 64 * 1024
+_MAX_DETAIL_CHARS = 300
 _AUDIO_TYPES = ("audio/", "application/octet-stream")
+_TIMEOUT_HINT = "raise --timeout, or check your connection"
+# getaddrinfo's answers for "this name does not exist"; EAI_AGAIN (a resolver that did not
+# answer in time) is absent on purpose: it is temporary and worth a retry.
+_NAME_NOT_FOUND = {
+    code for code in (getattr(socket, name, None) for name in ("EAI_NONAME", "EAI_NODATA", "EAI_FAIL"))
+    if code is not None
+}
 
 
 class _Retryable(Exception):
@@ -57,14 +75,17 @@ class ClientStats:
     retries: int = 0
 
 
-def error_detail(body: bytes, content_type: str) -> str:
-    """The server's ``detail`` as one short line, whatever shape it came in."""
+def error_detail(body: bytes, content_type: str, secret: str | None = None) -> str:
+    """The server's ``detail`` as one short line, whatever shape it came in, ``secret`` masked
+    (before the line is cut, so no prefix of it survives)."""
     text = body.decode("utf-8", "replace")
+    if secret:
+        text = text.replace(secret, "****")
     detail: Any = None
     if "json" in content_type or text.lstrip().startswith("{"):
         try:
             detail = json.loads(text).get("detail")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):  # RecursionError: "[[[[…" nesting
             detail = None
     if isinstance(detail, list):  # FastAPI-style validation errors
         detail = "; ".join(
@@ -72,12 +93,35 @@ def error_detail(body: bytes, content_type: str) -> str:
         )
     if detail is None:
         detail = text if "html" not in content_type else ""
-    line = " ".join(str(detail).split())
-    return line[:300] + ("…" if len(line) > 300 else "")
+    return one_line(str(detail))
+
+
+def one_line(text: str, limit: int = _MAX_DETAIL_CHARS) -> str:
+    """Server-chosen text made safe to print: control characters (terminal escape sequences
+    could rewrite the screen or the window title) become spaces, runs of space collapse, and it
+    is cut to ``limit`` characters."""
+    printable = "".join(ch if ch.isprintable() else " " for ch in text)
+    line = " ".join(printable.split())
+    return line[:limit] + ("…" if len(line) > limit else "")
 
 
 def _format_number(value: float) -> str:
     return f"{value:g}"
+
+
+def _name_not_found(exc: BaseException) -> bool:
+    """Whether a connect error is DNS saying the host does not exist (not a temporary failure).
+
+    httpx wraps httpcore's error, which wraps the ``socket.gaierror``: walk the chain.
+    """
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, socket.gaierror):
+            return cause.errno in _NAME_NOT_FOUND
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 class SyncCloneClient:
@@ -118,10 +162,12 @@ class SyncCloneClient:
                 import httpx
 
                 self._http = httpx.Client(
-                    timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout),
+                    timeout=httpx.Timeout(self.timeout, connect=self._connect_limit()),
                     headers={"User-Agent": f"voiceclone/{__version__}"},
                     follow_redirects=False,
                 )
+                if not http_deadline.install(self._http):  # pragma: no cover - a new httpx
+                    log.debug("cannot bound whole requests with this httpx; body reads are checked")
             return self._http
 
     def close(self) -> None:
@@ -147,8 +193,9 @@ class SyncCloneClient:
                     raise failure.error from None
                 delay = failure.retry_after
                 if delay is not None and delay > self.policy.max_retry_after:
-                    raise RateLimitedError(
-                        f"{failure.error.message}; the server asks to wait {delay:.0f} s",
+                    error = failure.error  # a 503 stays a server error, a 429 a rate limit
+                    raise type(error)(
+                        f"{error.message}; the server asks to wait {_duration(delay)}",
                         hint="try again later",
                     ) from None
                 if delay is None:
@@ -171,12 +218,12 @@ class SyncCloneClient:
             self.stats.requests += 1
         log.debug(
             "POST %s text=%d chars audio_file=%s (%d bytes, %s) %s Authorization: Bearer ****",
-            self.api_url, len(fields["text"]), sample.filename, len(sample.data), sample.mime_type,
+            self._display_url(), len(fields["text"]), sample.filename, len(sample.data), sample.mime_type,
             " ".join(f"{k}={v}" for k, v in fields.items() if k != "text"),
         )
         started = time.monotonic()
         try:
-            with self._client().stream(
+            with http_deadline.deadline(self.timeout), self._client().stream(
                 "POST",
                 self.api_url,
                 headers={"Authorization": f"Bearer {self._api_key}"},
@@ -184,30 +231,45 @@ class SyncCloneClient:
                 files={"audio_file": (sample.filename, sample.data, sample.mime_type)},
             ) as response:
                 log.debug(
-                    "HTTP %d %s (%s) after %.2f s", response.status_code, response.reason_phrase,
-                    response.headers.get("content-type", "-"), time.monotonic() - started,
+                    "HTTP %d %s (%s) after %.2f s", response.status_code, one_line(response.reason_phrase),
+                    one_line(response.headers.get("content-type", "-")), time.monotonic() - started,
                 )
                 if response.status_code == 200:
                     return self._read_audio(response)
                 self._raise_for_status(response)
                 raise AssertionError("unreachable")  # pragma: no cover
         except httpx.TimeoutException as exc:
-            phase = "connect" if isinstance(exc, httpx.ConnectTimeout) else "response"
-            limit = self.connect_timeout if phase == "connect" else self.timeout
-            raise _Retryable(
-                ServerError(f"no {phase} from {self._host()} within {limit:g} s",
-                            hint="raise --timeout, or check your connection")
-            ) from None
+            if isinstance(exc, httpx.ConnectTimeout):
+                raise _Retryable(ServerError(
+                    f"cannot connect to {self._host()} within {self._connect_limit():g} s", hint=_TIMEOUT_HINT
+                )) from None
+            raise _Retryable(self._no_complete_response()) from None
         except httpx.ConnectError as exc:
+            if _name_not_found(exc):
+                raise ServerError(
+                    f"cannot resolve host {self._hostname()}",
+                    hint="check --endpoint (or VOICECLONE_ENDPOINT) and your network connection",
+                ) from None
             raise _Retryable(
-                ServerError(f"cannot connect to {self._host()}: {_reason(exc)}",
+                ServerError(f"cannot connect to {self._host()}: {self._mask(_reason(exc))}",
                             hint="check your connection and --endpoint")
             ) from None
         except httpx.TransportError as exc:
             raise _Retryable(
-                ServerError(f"connection to {self._host()} broke: {_reason(exc)}",
+                ServerError(f"connection to {self._host()} broke: {self._mask(_reason(exc))}",
                             hint="check your connection; try again")
             ) from None
+
+    def _body(self, response: httpx.Response) -> Iterator[bytes]:
+        """The body's blocks, stopping an attempt past its deadline even if a block was late.
+
+        The deadline is normally enforced below, at each socket read (``http_deadline``); this
+        check keeps it when that hook is missing.
+        """
+        for block in response.iter_bytes():
+            if http_deadline.expired():
+                raise _Retryable(self._no_complete_response())
+            yield block
 
     def _read_audio(self, response: httpx.Response) -> Audio:
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -216,10 +278,10 @@ class SyncCloneClient:
             raise _Retryable(ServerError(f"server sent an oversized response ({int(declared)} bytes)"))
         if not content_type.startswith(_AUDIO_TYPES):
             raise _Retryable(
-                ServerError(f"server sent {content_type or 'no content type'} instead of audio/wav")
+                ServerError(f"server sent {one_line(content_type, 60) or 'no content type'} instead of audio/wav")
             )
         body = bytearray()
-        for block in response.iter_bytes():
+        for block in self._body(response):
             body.extend(block)
             if len(body) > self.max_response_bytes:
                 raise _Retryable(ServerError("server sent an oversized response"))
@@ -230,12 +292,13 @@ class SyncCloneClient:
 
     def _raise_for_status(self, response: httpx.Response) -> None:
         status = response.status_code
-        body = b""
-        for block in response.iter_bytes():
-            body += block
+        body = bytearray()
+        for block in self._body(response):
+            body.extend(block)
             if len(body) > _MAX_ERROR_BODY:
                 break
-        detail = error_detail(body, response.headers.get("content-type", "")) or response.reason_phrase
+        detail = (error_detail(bytes(body), response.headers.get("content-type", ""), secret=self._api_key)
+                  or one_line(response.reason_phrase))
         message = f"HTTP {status}: {detail}"
         if status == 429:
             retry_after = parse_retry_after(response.headers.get("retry-after"))
@@ -255,19 +318,57 @@ class SyncCloneClient:
                 f"the service refused the request ({message})",
                 hint="check the sample and text; run with --debug to see the request",
             )
-        if status == 404 or 300 <= status < 400:
+        if 300 <= status < 400:
+            location = self._mask(one_line(response.headers.get("location", ""), 200)) or "no address"
             raise ServerError(
-                f"no sync-clone API at {self.api_url} ({message})",
+                f"{self._display_url()} redirects (HTTP {status}) to {location}; not followed, so "
+                "the API key is not sent there",
+                hint="if that is the API's new address, set it with --endpoint or VOICECLONE_ENDPOINT",
+            )
+        if status == 404:
+            raise ServerError(
+                f"no sync-clone API at {self._display_url()} ({message})",
                 hint="check --endpoint / VOICECLONE_ENDPOINT (the base URL, without /api/sync-clone)",
             )
         raise ServerError(f"unexpected response ({message})")
 
-    def _host(self) -> str:
+    def _connect_limit(self) -> float:
+        return min(self.connect_timeout, self.timeout)
+
+    def _no_complete_response(self) -> ServerError:
+        return ServerError(f"no complete response from {self._host()} within {self.timeout:g} s", hint=_TIMEOUT_HINT)
+
+    def _mask(self, text: str) -> str:
+        return text.replace(self._api_key, "****") if self._api_key else text
+
+    def _hostname(self) -> str:
         from urllib.parse import urlsplit
 
-        return urlsplit(self.api_url).netloc
+        return urlsplit(self.api_url).hostname or "the endpoint"
+
+    def _host(self) -> str:
+        """Host and port as shown to people: never the URL's user:password part."""
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.api_url)
+        host = self._hostname()
+        host = f"[{host}]" if ":" in host else host
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        return f"{host}:{port}" if port else host
+
+    def _display_url(self) -> str:
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.api_url)._replace(netloc=self._host()).geturl()
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if math.isfinite(seconds) else "without end"
 
 
 def _reason(exc: BaseException) -> str:
     text = str(exc).strip()
-    return text.splitlines()[0][:160] if text else type(exc).__name__
+    return one_line(text.splitlines()[0], 160) if text else type(exc).__name__
