@@ -6,8 +6,8 @@ are JSON ``{"detail": ...}``. What is retried: 429, 5xx, refused or broken conne
 temporary DNS failure, attempts that do not complete within ``timeout`` and broken 200s (not
 audio, cut short, oversized). What is never retried, since sending the same request again
 cannot succeed and could cost money: 400/401/403/404/413/422, redirects (never followed: the
-key goes only to the configured endpoint), a host name that does not exist, and a
-``Retry-After`` longer than the policy waits for.
+key goes only to the configured endpoint), a host name that does not exist, an untrusted TLS
+certificate, and a ``Retry-After`` longer than the policy waits for.
 
 ``timeout`` bounds a whole attempt — connect, upload, response headers and the entire body —
 not each socket read, so a server trickling bytes cannot hold a request forever
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from voiceclone_cli import __version__, http_deadline
 from voiceclone_cli.errors import (
     AuthError,
+    ConfigError,
     InputError,
     RateLimitedError,
     ServerError,
@@ -109,19 +110,40 @@ def _format_number(value: float) -> str:
     return f"{value:g}"
 
 
-def _name_not_found(exc: BaseException) -> bool:
-    """Whether a connect error is DNS saying the host does not exist (not a temporary failure).
-
-    httpx wraps httpcore's error, which wraps the ``socket.gaierror``: walk the chain.
-    """
+def _root_cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """The ``kind`` error under an httpx error (httpx wraps httpcore's, which wraps the OS's)."""
     seen: set[int] = set()
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:
-        if isinstance(cause, socket.gaierror):
-            return cause.errno in _NAME_NOT_FOUND
+        if isinstance(cause, kind):
+            return cause
         seen.add(id(cause))
         cause = cause.__cause__ or cause.__context__
-    return False
+    return None
+
+
+def _permanent_connect_failure(exc: BaseException, host: str) -> ServerError | None:
+    """The error for a connect failure that no retry can cure, or None if it may be transient.
+
+    A name that does not exist, and a certificate that is not trusted, stay so for the next
+    minutes; a refused connection or a resolver that did not answer (EAI_AGAIN) may not.
+    """
+    import ssl
+
+    dns = _root_cause(exc, socket.gaierror)
+    if dns is not None and dns.errno in _NAME_NOT_FOUND:
+        return ServerError(
+            f"cannot resolve host {host}",
+            hint="check --endpoint (or VOICECLONE_ENDPOINT) and your network connection",
+        )
+    tls = _root_cause(exc, ssl.SSLCertVerificationError)
+    if tls is not None:
+        reason = one_line(getattr(tls, "verify_message", "") or str(tls), 120)
+        return ServerError(
+            f"the TLS certificate of {host} is not trusted ({reason})",
+            hint="check --endpoint; behind a proxy that inspects TLS, point SSL_CERT_FILE at its CA bundle",
+        )
+    return None
 
 
 class SyncCloneClient:
@@ -140,6 +162,16 @@ class SyncCloneClient:
         rng: random.Random | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(api_url)
+        if parts.username is not None or parts.password is not None:
+            # httpx would turn them into Basic auth, replacing the Bearer key: every request
+            # would be refused, and the password would show wherever the URL is shown.
+            raise ConfigError(
+                "the endpoint URL holds a user name or password, which would be sent instead of the API key",
+                hint="remove the 'user:password@' part from --endpoint / VOICECLONE_ENDPOINT",
+            )
         self.api_url = api_url
         self._api_key = api_key
         self.timeout = timeout
@@ -218,7 +250,7 @@ class SyncCloneClient:
             self.stats.requests += 1
         log.debug(
             "POST %s text=%d chars audio_file=%s (%d bytes, %s) %s Authorization: Bearer ****",
-            self._display_url(), len(fields["text"]), sample.filename, len(sample.data), sample.mime_type,
+            self.api_url, len(fields["text"]), sample.filename, len(sample.data), sample.mime_type,
             " ".join(f"{k}={v}" for k, v in fields.items() if k != "text"),
         )
         started = time.monotonic()
@@ -245,11 +277,9 @@ class SyncCloneClient:
                 )) from None
             raise _Retryable(self._no_complete_response()) from None
         except httpx.ConnectError as exc:
-            if _name_not_found(exc):
-                raise ServerError(
-                    f"cannot resolve host {self._hostname()}",
-                    hint="check --endpoint (or VOICECLONE_ENDPOINT) and your network connection",
-                ) from None
+            permanent = _permanent_connect_failure(exc, self._hostname())
+            if permanent is not None:
+                raise permanent from None
             raise _Retryable(
                 ServerError(f"cannot connect to {self._host()}: {self._mask(_reason(exc))}",
                             hint="check your connection and --endpoint")
@@ -321,13 +351,13 @@ class SyncCloneClient:
         if 300 <= status < 400:
             location = self._mask(one_line(response.headers.get("location", ""), 200)) or "no address"
             raise ServerError(
-                f"{self._display_url()} redirects (HTTP {status}) to {location}; not followed, so "
+                f"{self.api_url} redirects (HTTP {status}) to {location}; not followed, so "
                 "the API key is not sent there",
                 hint="if that is the API's new address, set it with --endpoint or VOICECLONE_ENDPOINT",
             )
         if status == 404:
             raise ServerError(
-                f"no sync-clone API at {self._display_url()} ({message})",
+                f"no sync-clone API at {self.api_url} ({message})",
                 hint="check --endpoint / VOICECLONE_ENDPOINT (the base URL, without /api/sync-clone)",
             )
         raise ServerError(f"unexpected response ({message})")
@@ -347,22 +377,9 @@ class SyncCloneClient:
         return urlsplit(self.api_url).hostname or "the endpoint"
 
     def _host(self) -> str:
-        """Host and port as shown to people: never the URL's user:password part."""
         from urllib.parse import urlsplit
 
-        parts = urlsplit(self.api_url)
-        host = self._hostname()
-        host = f"[{host}]" if ":" in host else host
-        try:
-            port = parts.port
-        except ValueError:
-            port = None
-        return f"{host}:{port}" if port else host
-
-    def _display_url(self) -> str:
-        from urllib.parse import urlsplit
-
-        return urlsplit(self.api_url)._replace(netloc=self._host()).geturl()
+        return urlsplit(self.api_url).netloc
 
 
 def _duration(seconds: float) -> str:
