@@ -52,7 +52,8 @@ class Fault:
     fault answers with ``detail`` as JSON (or ``body`` as ``content_type`` when given), plus
     ``headers``. ``drip`` sends a 200's headers, then one byte of body every ``delay`` seconds;
     ``drip_headers`` sends the status line and headers themselves one byte every ``delay``
-    seconds. Both go on until the client hangs up or the server stops.
+    seconds. Both go on until the client hangs up or the server stops. ``bad_wav`` with a
+    ``body`` sends any bytes as ``audio/wav``.
     """
 
     kind: str
@@ -63,6 +64,7 @@ class Fault:
     body: bytes | None = None
     detail: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    chunked: bool = False  # content_type/bad_wav: send ``body`` with chunked transfer encoding
 
 
 @dataclass
@@ -322,9 +324,17 @@ class _Handler(BaseHTTPRequestHandler):
                                   else b"RIFF" + struct.pack("<I", 1000) + b"WAVEfmt " + b"\0" * 8)
             self.send_response(200)
             self.send_header("Content-Type", fault.content_type if fault.kind == "content_type" else "audio/wav")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            if fault.chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for start in range(0, len(body), 4096):
+                    piece = body[start : start + 4096]
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.wfile.write(b"0\r\n\r\n")
+            else:
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
             self._record.status = 200
             return True
         raise ValueError(f"unknown fault {fault.kind}")

@@ -5,13 +5,14 @@ import random
 import shutil
 import socket
 import ssl
+import struct
 import subprocess
 import threading
 from email.utils import formatdate
 
 import pytest
 
-from tests.fakeserver import VALID_KEY, Fault, FakeSyncCloneServer
+from tests.fakeserver import VALID_KEY, FakeSyncCloneServer, Fault, make_voice_wav
 from voiceclone_cli import http_deadline
 from voiceclone_cli.client import SyncCloneClient, error_detail
 from voiceclone_cli.errors import RateLimitedError, ServerError
@@ -220,6 +221,26 @@ def test_a_drip_over_tls_is_cut_at_the_deadline(tls_server, certificate, prepare
 
 
 # --- 3. hostile responses -------------------------------------------------------------------
+
+
+def streamed_wav(data_size):
+    """A real WAV from the fake voice, its data size replaced (0xFFFFFFFF: "unknown length")."""
+    wav = bytearray(make_voice_wav("streamed answer", 1.0, 0.0, 24000, 0.5))
+    assert wav[36:40] == b"data"
+    wav[4:8] = struct.pack("<I", 0xFFFFFFFF)
+    wav[40:44] = struct.pack("<I", data_size)
+    return bytes(wav)
+
+
+def test_a_chunked_answer_with_a_streaming_wav_header_is_accepted_but_a_lying_one_is_not(server, prepared):
+    expected = len(make_voice_wav("streamed answer", 1.0, 0.0, 24000, 0.5)) - 44
+    server.fail(Fault("bad_wav", body=streamed_wav(0xFFFFFFFF), chunked=True))
+    audio = make_client(server.url + "/api/sync-clone", retries=0).synthesize(prepared, "Hello")
+    assert len(audio.samples) == expected // 2 and audio.rate == 24000
+
+    server.fail(Fault("bad_wav", body=streamed_wav(expected + 1000), chunked=True))  # claims more than sent
+    with pytest.raises(ServerError, match="broken WAV .*truncated"):
+        make_client(server.url + "/api/sync-clone", retries=0).synthesize(prepared, "Hello")
 
 
 def test_a_redirect_is_not_followed_and_the_key_does_not_leave(server, prepared):

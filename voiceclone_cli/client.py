@@ -316,7 +316,10 @@ class SyncCloneClient:
             if len(body) > self.max_response_bytes:
                 raise _Retryable(ServerError("server sent an oversized response"))
         try:
-            return parse_wav(bytes(body))
+            # HTTP framing (Content-Length, or chunked encoding's last chunk) has proved the
+            # body complete, so a streaming server's "unknown length" data size is no sign of
+            # a cut: accept it. A size larger than the body is still refused as truncated.
+            return parse_wav(bytes(body), allow_streaming_size=True)
         except WavFormatError as exc:
             raise _Retryable(ServerError(f"server sent a broken WAV ({exc})")) from None
 
