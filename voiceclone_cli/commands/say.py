@@ -11,6 +11,7 @@ import typer
 from voiceclone_cli.commands.common import (
     binary_stdin,
     binary_stdout,
+    emit,
     info,
     make_engine,
     setup_logging,
@@ -81,21 +82,29 @@ def say(
     debug: options.Debug = False,
 ) -> None:
     """Speak TEXT in the voice of a sample: to a file, to stdout, or out loud."""
-    from voiceclone_cli.output import plan_output
+    from voiceclone_cli.output import NamedInput, plan_output
     from voiceclone_cli.speech import speak
 
     setup_logging(quiet=quiet, debug=debug)
     if sample is None:
         raise UsageError("missing --sample", hint='voiceclone say --sample me.wav "Hello there"')
     content = read_text(text, text_file)
+    inputs = [NamedInput(sample, "the voice sample")]
+    if text_file not in (None, "-"):
+        inputs.append(NamedInput(Path(text_file), "the text file"))
     engine = make_engine(local, no_cache, api_key, endpoint, retries, timeout, quiet)
     try:
         plan = plan_output(
             output=output, format_name=format_name, raw=raw, play=play, as_json=as_json,
             stdout=binary_stdout(), stdout_is_terminal=stdout_is_terminal(),
             on_raw_open=lambda rate: info(f"raw PCM: s16le, {rate} Hz, 1 channel", quiet),
+            inputs=inputs, sample_rate=sample_rate, text_chars=len(content), speed=speed,
         )
-        voice = engine.prepare_voice(sample, strict=strict_sample)
+        try:
+            voice = engine.prepare_voice(sample, strict=strict_sample)
+        except BaseException:
+            plan.sink.abort()  # e.g. a name reserved for the output: give it back
+            raise
         for note in voice.notes:
             info(note, quiet)
         with _progress(quiet) as on_progress:
@@ -107,6 +116,10 @@ def say(
         engine.close()
     path = plan.path
     if path is not None:
+        if plan.auto_named:  # the user has not seen this name yet: always tell it
+            info(f"wrote {path} ({result.seconds:.1f} s)")
+        elif not as_json:
+            info(f"wrote {path} ({result.seconds:.1f} s)", quiet)
         if as_json:
             summary = {
                 "path": str(path),
@@ -117,11 +130,7 @@ def say(
                 "sample_rate": result.rate,
                 "engine": engine.name,
             }
-            print(json.dumps(summary), flush=True)
-        if plan.auto_named:  # the user has not seen this name yet: always tell it
-            info(f"wrote {path} ({result.seconds:.1f} s)")
-        elif not as_json:
-            info(f"wrote {path} ({result.seconds:.1f} s)", quiet)
+            emit(json.dumps(summary))
 
 
 class _progress:
