@@ -308,14 +308,3 @@ def test_a_malformed_or_past_retry_after_falls_back_to_backoff(server, prepared,
     assert client.synthesize(prepared, "Hello").seconds > 0
     expected = RetryPolicy().backoff(0, random.Random(7))
     assert expected > 0 and sleeps == [expected]
-
-
-@pytest.mark.parametrize("userinfo", ["user:s3cret-pw@", "s3cret-pw@"])
-def test_an_endpoint_with_credentials_is_refused_before_any_request(cli, server, sample_wav, tmp_path, userinfo):
-    """httpx would send them as Basic auth in place of the key: refuse, without echoing them."""
-    endpoint = server.url.replace("http://", f"http://{userinfo}")
-    r = cli(["say", "-s", sample_wav, "Hello", "-o", tmp_path / "o.wav",
-             "--endpoint", endpoint, "--api-key", VALID_KEY])
-    assert r.code == 3, r.stderr
-    assert "user name or password" in r.stderr and "s3cret" not in r.stderr
-    assert server.requests == []

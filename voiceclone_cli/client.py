@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 from voiceclone_cli import __version__, http_deadline
 from voiceclone_cli.errors import (
     AuthError,
-    ConfigError,
     InputError,
     RateLimitedError,
     ServerError,
@@ -162,16 +161,6 @@ class SyncCloneClient:
         rng: random.Random | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(api_url)
-        if parts.username is not None or parts.password is not None:
-            # httpx would turn them into Basic auth, replacing the Bearer key: every request
-            # would be refused, and the password would show wherever the URL is shown.
-            raise ConfigError(
-                "the endpoint URL holds a user name or password, which would be sent instead of the API key",
-                hint="remove the 'user:password@' part from --endpoint / VOICECLONE_ENDPOINT",
-            )
         self.api_url = api_url
         self._api_key = api_key
         self.timeout = timeout
