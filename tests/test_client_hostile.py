@@ -133,7 +133,7 @@ def test_say_against_a_server_that_drips_its_body_ends_after_every_attempt(cli, 
     assert f"voiceclone: error: no complete response from {host} within 1 s — raise --timeout" in r.stderr
     assert "retry 1 of 1" in r.stderr
     assert len(api_env.requests) == 2
-    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []  # no partial file, no temp file
 
 
 @pytest.mark.parametrize("hooked", [True, False], ids=["socket-deadline", "body-check-only"])

@@ -4,7 +4,8 @@ Contract (the provider's page): ``POST {endpoint}/api/sync-clone``, multipart ``
 ``text`` (+ ``speed``, ``pitch``), ``Authorization: Bearer KEY``; 200 is ``audio/wav``; errors
 are JSON ``{"detail": ...}``. What is retried: 429, 5xx, refused or broken connections, a
 temporary DNS failure, attempts that do not complete within ``timeout`` and broken 200s (not
-audio, cut short, oversized). What is never retried, since sending the same request again
+audio, cut short, oversized; a WAV saying "unknown length" in a body the HTTP framing proved
+complete is not broken). What is never retried, since sending the same request again
 cannot succeed and could cost money: 400/401/403/404/413/422, redirects (never followed: the
 key goes only to the configured endpoint), a host name that does not exist, an untrusted TLS
 certificate, and a ``Retry-After`` longer than the policy waits for.
