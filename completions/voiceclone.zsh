@@ -35,7 +35,7 @@ _voiceclone_batch() {
         '--pitch[Pitch shift, -1.0-1.0 (0 = unchanged). JSONL lines may override it.]:value: ' \
         '--strict-sample[Refuse a sample that is too long or large instead of fitting it.]' \
         '--retries[Retries after 429, 5xx and network errors. \[default\: 4\]]:value: ' \
-        '--timeout[Read timeout per request, seconds. \[default\: 120\]]:value: ' \
+        '--timeout[Seconds one request attempt may take, from connecting to the last byte. \[default\: 120\]]:value: ' \
         '--endpoint[API base URL. \[default\: https\://aivoiceclonefree.com\]]:value: ' \
         '--api-key[API key. Visible in the process list\: prefer VOICECLONE_API_KEY or '\''voiceclone config set api-key'\''.]:value: ' \
         '--local[Clone offline on the CPU (needs the '\''local'\'' extra); no API key, nothing leaves the machine.]' \
@@ -137,7 +137,7 @@ _voiceclone_say() {
         '--pitch[Pitch shift, -1.0-1.0 (0 = unchanged).]:value: ' \
         '--strict-sample[Refuse a sample that is too long or large instead of fitting it.]' \
         '--retries[Retries after 429, 5xx and network errors. \[default\: 4\]]:value: ' \
-        '--timeout[Read timeout per request, seconds. \[default\: 120\]]:value: ' \
+        '--timeout[Seconds one request attempt may take, from connecting to the last byte. \[default\: 120\]]:value: ' \
         '--endpoint[API base URL. \[default\: https\://aivoiceclonefree.com\]]:value: ' \
         '--api-key[API key. Visible in the process list\: prefer VOICECLONE_API_KEY or '\''voiceclone config set api-key'\''.]:value: ' \
         '--local[Clone offline on the CPU (needs the '\''local'\'' extra); no API key, nothing leaves the machine.]' \

@@ -12,6 +12,7 @@ Faults are queued with ``server.fail(...)`` and consumed one per request, in ord
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import math
 import socket
@@ -45,7 +46,15 @@ class Recorded:
 
 @dataclass
 class Fault:
-    """One scripted misbehaviour; ``kind`` is status|drop|truncate|content_type|slow|bad_wav."""
+    """One scripted misbehaviour.
+
+    ``kind`` is status|drop|truncate|content_type|slow|bad_wav|drip|drip_headers. A ``status``
+    fault answers with ``detail`` as JSON (or ``body`` as ``content_type`` when given), plus
+    ``headers``. ``drip`` sends a 200's headers, then one byte of body every ``delay`` seconds;
+    ``drip_headers`` sends the status line and headers themselves one byte every ``delay``
+    seconds. Both go on until the client hangs up or the server stops. ``bad_wav`` with a
+    ``body`` sends any bytes as ``audio/wav``.
+    """
 
     kind: str
     status: int = 500
@@ -53,6 +62,9 @@ class Fault:
     delay: float = 0.0
     content_type: str = "text/html"
     body: bytes | None = None
+    detail: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    chunked: bool = False  # content_type/bad_wav: send ``body`` with chunked transfer encoding
 
 
 @dataclass
@@ -168,6 +180,38 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
         self._record.status = status
 
+    def _raw(self, status: int, body: bytes, content_type: str, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+        self._record.status = status
+
+    def _drip(self, fault: Fault) -> None:
+        """Trickle bytes until the client hangs up (a write fails) or the server stops."""
+        head = (b"HTTP/1.1 200 OK\r\nContent-Type: audio/wav\r\n"
+                b"Content-Length: 100000000\r\n\r\n")
+        body = iter(lambda: b"\0", None)  # forever
+        if fault.kind == "drip":
+            self.wfile.write(head)
+            self.wfile.flush()
+            pieces = body
+        else:
+            pieces = itertools.chain((head[i : i + 1] for i in range(len(head))), body)
+        self._record.status = -3
+        self.close_connection = True
+        for piece in pieces:
+            if self.server.stopping.wait(fault.delay):
+                return
+            try:
+                self.wfile.write(piece)
+                self.wfile.flush()
+            except OSError:  # the client went away: this handler thread ends here
+                return
+
     def do_POST(self) -> None:  # noqa: N802
         state = self.server.state
         length = int(self.headers.get("Content-Length", "0"))
@@ -248,9 +292,17 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         if fault.kind == "status":
             headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
-            detail = {429: "Rate limit exceeded. Please try again later",
-                      500: "Internal server error. Please try again later"}.get(fault.status, "Service unavailable")
+            headers.update(fault.headers)
+            if fault.body is not None:
+                self._raw(fault.status, fault.body, fault.content_type, headers)
+                return True
+            detail = fault.detail or {429: "Rate limit exceeded. Please try again later",
+                                      500: "Internal server error. Please try again later"}.get(
+                fault.status, "Service unavailable")
             self._json(fault.status, detail, headers)
+            return True
+        if fault.kind in ("drip", "drip_headers"):
+            self._drip(fault)
             return True
         if fault.kind == "drop":
             self.close_connection = True
@@ -274,9 +326,17 @@ class _Handler(BaseHTTPRequestHandler):
                                   else b"RIFF" + struct.pack("<I", 1000) + b"WAVEfmt " + b"\0" * 8)
             self.send_response(200)
             self.send_header("Content-Type", fault.content_type if fault.kind == "content_type" else "audio/wav")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            if fault.chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for start in range(0, len(body), 4096):
+                    piece = body[start : start + 4096]
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.wfile.write(b"0\r\n\r\n")
+            else:
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
             self._record.status = 200
             return True
         raise ValueError(f"unknown fault {fault.kind}")
@@ -292,6 +352,7 @@ class FakeSyncCloneServer(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self._tokens: float | None = None  # the rate limit's bucket, filled on first use
         self._refilled = 0.0
+        self.stopping = threading.Event()  # ends handlers that would otherwise never finish
         self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def handle_error(self, request, client_address) -> None:
@@ -334,5 +395,6 @@ class FakeSyncCloneServer(ThreadingHTTPServer):
         return self
 
     def stop(self) -> None:
+        self.stopping.set()
         self.shutdown()
         self.server_close()

@@ -197,8 +197,12 @@ def test_error_detail_shapes():
 
 def test_parse_retry_after():
     assert parse_retry_after("3") == 3.0
-    assert parse_retry_after("-5") == 0.0
-    assert parse_retry_after("soon") is None
-    assert parse_retry_after(None) is None
+    assert parse_retry_after(" 0 ") == 0.0  # "retry now" said in so many words is believed
+    for malformed in ("-5", "1e309", "inf", "nan", "1_000", "soon", "", None):
+        assert parse_retry_after(malformed) is None, malformed
+    assert parse_retry_after("9" * 400) == float("inf")
     now = 1_700_000_000.0
     assert parse_retry_after(formatdate(now + 30, usegmt=True), now=now) == pytest.approx(30, abs=1)
+    assert parse_retry_after(formatdate(now - 30, usegmt=True), now=now) is None  # clock skew, not advice
+    naive = formatdate(now + 30, usegmt=True).replace("GMT", "-0000")  # zone-less: still GMT
+    assert parse_retry_after(naive, now=now) == pytest.approx(30, abs=1)

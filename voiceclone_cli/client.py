@@ -2,23 +2,34 @@
 
 Contract (the provider's page): ``POST {endpoint}/api/sync-clone``, multipart ``audio_file`` +
 ``text`` (+ ``speed``, ``pitch``), ``Authorization: Bearer KEY``; 200 is ``audio/wav``; errors
-are JSON ``{"detail": ...}``. What is retried: 429, 5xx, network errors, timeouts and broken
-200s (not audio, cut short, oversized). What is never retried: 400/401/403/404/413/422, since
-sending the same request again cannot succeed and could cost money.
+are JSON ``{"detail": ...}``. What is retried: 429, 5xx, refused or broken connections, a
+temporary DNS failure, attempts that do not complete within ``timeout`` and broken 200s (not
+audio, cut short, oversized; a WAV saying "unknown length" in a body the HTTP framing proved
+complete is not broken). What is never retried, since sending the same request again
+cannot succeed and could cost money: 400/401/403/404/413/422, redirects (never followed: the
+key goes only to the configured endpoint), a host name that does not exist, an untrusted TLS
+certificate, and a ``Retry-After`` longer than the policy waits for.
+
+``timeout`` bounds a whole attempt — connect, upload, response headers and the entire body —
+not each socket read, so a server trickling bytes cannot hold a request forever
+(``http_deadline``). Whatever the server sends back is shown as one short line of printable
+text with the key masked: an error body may echo the request.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import random
+import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from voiceclone_cli import __version__
+from voiceclone_cli import __version__, http_deadline
 from voiceclone_cli.errors import (
     AuthError,
     InputError,
@@ -38,7 +49,15 @@ log = logging.getLogger("voiceclone.http")
 
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024  # ~45 min of 48 kHz mono 16-bit: far above any chunk
 _MAX_ERROR_BODY = 64 * 1024
+_MAX_DETAIL_CHARS = 300
 _AUDIO_TYPES = ("audio/", "application/octet-stream")
+_TIMEOUT_HINT = "raise --timeout, or check your connection"
+# getaddrinfo's answers for "this name does not exist"; EAI_AGAIN (a resolver that did not
+# answer in time) is absent on purpose: it is temporary and worth a retry.
+_NAME_NOT_FOUND = {
+    code for code in (getattr(socket, name, None) for name in ("EAI_NONAME", "EAI_NODATA", "EAI_FAIL"))
+    if code is not None
+}
 
 
 class _Retryable(Exception):
@@ -57,14 +76,17 @@ class ClientStats:
     retries: int = 0
 
 
-def error_detail(body: bytes, content_type: str) -> str:
-    """The server's ``detail`` as one short line, whatever shape it came in."""
+def error_detail(body: bytes, content_type: str, secret: str | None = None) -> str:
+    """The server's ``detail`` as one short line, whatever shape it came in, ``secret`` masked
+    (before the line is cut, so no prefix of it survives)."""
     text = body.decode("utf-8", "replace")
+    if secret:
+        text = text.replace(secret, "****")
     detail: Any = None
     if "json" in content_type or text.lstrip().startswith("{"):
         try:
             detail = json.loads(text).get("detail")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):  # RecursionError: "[[[[…" nesting
             detail = None
     if isinstance(detail, list):  # FastAPI-style validation errors
         detail = "; ".join(
@@ -72,12 +94,56 @@ def error_detail(body: bytes, content_type: str) -> str:
         )
     if detail is None:
         detail = text if "html" not in content_type else ""
-    line = " ".join(str(detail).split())
-    return line[:300] + ("…" if len(line) > 300 else "")
+    return one_line(str(detail))
+
+
+def one_line(text: str, limit: int = _MAX_DETAIL_CHARS) -> str:
+    """Server-chosen text made safe to print: control characters (terminal escape sequences
+    could rewrite the screen or the window title) become spaces, runs of space collapse, and it
+    is cut to ``limit`` characters."""
+    printable = "".join(ch if ch.isprintable() else " " for ch in text)
+    line = " ".join(printable.split())
+    return line[:limit] + ("…" if len(line) > limit else "")
 
 
 def _format_number(value: float) -> str:
     return f"{value:g}"
+
+
+def _root_cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """The ``kind`` error under an httpx error (httpx wraps httpcore's, which wraps the OS's)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, kind):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def _permanent_connect_failure(exc: BaseException, host: str) -> ServerError | None:
+    """The error for a connect failure that no retry can cure, or None if it may be transient.
+
+    A name that does not exist, and a certificate that is not trusted, stay so for the next
+    minutes; a refused connection or a resolver that did not answer (EAI_AGAIN) may not.
+    """
+    import ssl
+
+    dns = _root_cause(exc, socket.gaierror)
+    if dns is not None and dns.errno in _NAME_NOT_FOUND:
+        return ServerError(
+            f"cannot resolve host {host}",
+            hint="check --endpoint (or VOICECLONE_ENDPOINT) and your network connection",
+        )
+    tls = _root_cause(exc, ssl.SSLCertVerificationError)
+    if tls is not None:
+        reason = one_line(getattr(tls, "verify_message", "") or str(tls), 120)
+        return ServerError(
+            f"the TLS certificate of {host} is not trusted ({reason})",
+            hint="check --endpoint; behind a proxy that inspects TLS, point SSL_CERT_FILE at its CA bundle",
+        )
+    return None
 
 
 class SyncCloneClient:
@@ -118,10 +184,12 @@ class SyncCloneClient:
                 import httpx
 
                 self._http = httpx.Client(
-                    timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout),
+                    timeout=httpx.Timeout(self.timeout, connect=self._connect_limit()),
                     headers={"User-Agent": f"voiceclone/{__version__}"},
                     follow_redirects=False,
                 )
+                if not http_deadline.install(self._http):  # pragma: no cover - a new httpx
+                    log.debug("cannot bound whole requests with this httpx; body reads are checked")
             return self._http
 
     def close(self) -> None:
@@ -147,8 +215,9 @@ class SyncCloneClient:
                     raise failure.error from None
                 delay = failure.retry_after
                 if delay is not None and delay > self.policy.max_retry_after:
-                    raise RateLimitedError(
-                        f"{failure.error.message}; the server asks to wait {delay:.0f} s",
+                    error = failure.error  # a 503 stays a server error, a 429 a rate limit
+                    raise type(error)(
+                        f"{error.message}; the server asks to wait {_duration(delay)}",
                         hint="try again later",
                     ) from None
                 if delay is None:
@@ -176,7 +245,7 @@ class SyncCloneClient:
         )
         started = time.monotonic()
         try:
-            with self._client().stream(
+            with http_deadline.deadline(self.timeout), self._client().stream(
                 "POST",
                 self.api_url,
                 headers={"Authorization": f"Bearer {self._api_key}"},
@@ -184,30 +253,43 @@ class SyncCloneClient:
                 files={"audio_file": (sample.filename, sample.data, sample.mime_type)},
             ) as response:
                 log.debug(
-                    "HTTP %d %s (%s) after %.2f s", response.status_code, response.reason_phrase,
-                    response.headers.get("content-type", "-"), time.monotonic() - started,
+                    "HTTP %d %s (%s) after %.2f s", response.status_code, one_line(response.reason_phrase),
+                    one_line(response.headers.get("content-type", "-")), time.monotonic() - started,
                 )
                 if response.status_code == 200:
                     return self._read_audio(response)
                 self._raise_for_status(response)
                 raise AssertionError("unreachable")  # pragma: no cover
         except httpx.TimeoutException as exc:
-            phase = "connect" if isinstance(exc, httpx.ConnectTimeout) else "response"
-            limit = self.connect_timeout if phase == "connect" else self.timeout
-            raise _Retryable(
-                ServerError(f"no {phase} from {self._host()} within {limit:g} s",
-                            hint="raise --timeout, or check your connection")
-            ) from None
+            if isinstance(exc, httpx.ConnectTimeout):
+                raise _Retryable(ServerError(
+                    f"cannot connect to {self._host()} within {self._connect_limit():g} s", hint=_TIMEOUT_HINT
+                )) from None
+            raise _Retryable(self._no_complete_response()) from None
         except httpx.ConnectError as exc:
+            permanent = _permanent_connect_failure(exc, self._hostname())
+            if permanent is not None:
+                raise permanent from None
             raise _Retryable(
-                ServerError(f"cannot connect to {self._host()}: {_reason(exc)}",
+                ServerError(f"cannot connect to {self._host()}: {self._mask(_reason(exc))}",
                             hint="check your connection and --endpoint")
             ) from None
         except httpx.TransportError as exc:
             raise _Retryable(
-                ServerError(f"connection to {self._host()} broke: {_reason(exc)}",
+                ServerError(f"connection to {self._host()} broke: {self._mask(_reason(exc))}",
                             hint="check your connection; try again")
             ) from None
+
+    def _body(self, response: httpx.Response) -> Iterator[bytes]:
+        """The body's blocks, stopping an attempt past its deadline even if a block was late.
+
+        The deadline is normally enforced below, at each socket read (``http_deadline``); this
+        check keeps it when that hook is missing.
+        """
+        for block in response.iter_bytes():
+            if http_deadline.expired():
+                raise _Retryable(self._no_complete_response())
+            yield block
 
     def _read_audio(self, response: httpx.Response) -> Audio:
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -216,26 +298,30 @@ class SyncCloneClient:
             raise _Retryable(ServerError(f"server sent an oversized response ({int(declared)} bytes)"))
         if not content_type.startswith(_AUDIO_TYPES):
             raise _Retryable(
-                ServerError(f"server sent {content_type or 'no content type'} instead of audio/wav")
+                ServerError(f"server sent {one_line(content_type, 60) or 'no content type'} instead of audio/wav")
             )
         body = bytearray()
-        for block in response.iter_bytes():
+        for block in self._body(response):
             body.extend(block)
             if len(body) > self.max_response_bytes:
                 raise _Retryable(ServerError("server sent an oversized response"))
         try:
-            return parse_wav(bytes(body))
+            # HTTP framing (Content-Length, or chunked encoding's last chunk) has proved the
+            # body complete, so a streaming server's "unknown length" data size is no sign of
+            # a cut: accept it. A size larger than the body is still refused as truncated.
+            return parse_wav(bytes(body), allow_streaming_size=True)
         except WavFormatError as exc:
             raise _Retryable(ServerError(f"server sent a broken WAV ({exc})")) from None
 
     def _raise_for_status(self, response: httpx.Response) -> None:
         status = response.status_code
-        body = b""
-        for block in response.iter_bytes():
-            body += block
+        body = bytearray()
+        for block in self._body(response):
+            body.extend(block)
             if len(body) > _MAX_ERROR_BODY:
                 break
-        detail = error_detail(body, response.headers.get("content-type", "")) or response.reason_phrase
+        detail = (error_detail(bytes(body), response.headers.get("content-type", ""), secret=self._api_key)
+                  or one_line(response.reason_phrase))
         message = f"HTTP {status}: {detail}"
         if status == 429:
             retry_after = parse_retry_after(response.headers.get("retry-after"))
@@ -255,12 +341,33 @@ class SyncCloneClient:
                 f"the service refused the request ({message})",
                 hint="check the sample and text; run with --debug to see the request",
             )
-        if status == 404 or 300 <= status < 400:
+        if 300 <= status < 400:
+            location = self._mask(one_line(response.headers.get("location", ""), 200)) or "no address"
+            raise ServerError(
+                f"{self.api_url} redirects (HTTP {status}) to {location}; not followed, so "
+                "the API key is not sent there",
+                hint="if that is the API's new address, set it with --endpoint or VOICECLONE_ENDPOINT",
+            )
+        if status == 404:
             raise ServerError(
                 f"no sync-clone API at {self.api_url} ({message})",
                 hint="check --endpoint / VOICECLONE_ENDPOINT (the base URL, without /api/sync-clone)",
             )
         raise ServerError(f"unexpected response ({message})")
+
+    def _connect_limit(self) -> float:
+        return min(self.connect_timeout, self.timeout)
+
+    def _no_complete_response(self) -> ServerError:
+        return ServerError(f"no complete response from {self._host()} within {self.timeout:g} s", hint=_TIMEOUT_HINT)
+
+    def _mask(self, text: str) -> str:
+        return text.replace(self._api_key, "****") if self._api_key else text
+
+    def _hostname(self) -> str:
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.api_url).hostname or "the endpoint"
 
     def _host(self) -> str:
         from urllib.parse import urlsplit
@@ -268,6 +375,10 @@ class SyncCloneClient:
         return urlsplit(self.api_url).netloc
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if math.isfinite(seconds) else "without end"
+
+
 def _reason(exc: BaseException) -> str:
     text = str(exc).strip()
-    return text.splitlines()[0][:160] if text else type(exc).__name__
+    return one_line(text.splitlines()[0], 160) if text else type(exc).__name__

@@ -8,10 +8,12 @@ that shares the gate, then paces them, so a batch stops hammering a rate-limited
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timezone
 from email.utils import parsedate_to_datetime
 
 
@@ -28,27 +30,36 @@ class RetryPolicy:
         return rng.uniform(0.0, ceiling)
 
 
+_DELTA_SECONDS = re.compile(r"\d+(\.\d+)?")  # RFC 9110 allows digits; a fraction does no harm
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), or None to
+    fall back on our own backoff.
+
+    Only what RFC 9110 allows is believed: "-5", "1e309", "inf" or "nan" are not delta-seconds
+    and are ignored like any malformed header. A date in the past is ignored too: it says more
+    about the two clocks than about the server's load, and taking it as "retry now" would send
+    every retry at once. A number too large for a float is an endless wait (never waited for).
+    """
     if value is None:
         return None
     value = value.strip()
     if not value:
         return None
+    if _DELTA_SECONDS.fullmatch(value):
+        return float(value)  # huge digit strings become inf, not an error
     try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when is None:
-            return None
-        now = time.time() if now is None else now
-        seconds = when.timestamp() - now
-    if seconds != seconds:  # NaN
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return max(0.0, seconds)
+    if when is None:
+        return None
+    if when.tzinfo is None:  # "-0000": HTTP dates are always GMT
+        when = when.replace(tzinfo=timezone.utc)
+    now = time.time() if now is None else now
+    seconds = when.timestamp() - now
+    return seconds if seconds > 0 else None
 
 
 WIDEN = 1.1  # spacing factor on each 429 pause

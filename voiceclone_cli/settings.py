@@ -165,7 +165,7 @@ SPECS: dict[str, SettingSpec] = {
         SettingSpec("endpoint", "VOICECLONE_ENDPOINT", DEFAULT_ENDPOINT, _parse_endpoint,
                     "base URL of the sync-clone API"),
         SettingSpec("timeout", "VOICECLONE_TIMEOUT", 120.0, _parse_timeout,
-                    "read timeout per request, seconds"),
+                    "seconds one request attempt may take, connect to last byte"),
         SettingSpec("retries", "VOICECLONE_RETRIES", 4, _parse_retries,
                     "retries after 429, 5xx and network errors"),
         SettingSpec("cache-size", "VOICECLONE_CACHE_SIZE", DEFAULT_CACHE_SIZE, parse_size,

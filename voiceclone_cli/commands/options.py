@@ -8,7 +8,7 @@ import typer
 
 StrictSample = Annotated[bool, typer.Option("--strict-sample", help="Refuse a sample that is too long or large instead of fitting it.")]
 Retries = Annotated[Optional[int], typer.Option(min=0, max=20, help="Retries after 429, 5xx and network errors. \\[default: 4]", show_default=False)]
-Timeout = Annotated[Optional[float], typer.Option(min=0.1, max=3600, help="Read timeout per request, seconds. \\[default: 120]", show_default=False)]
+Timeout = Annotated[Optional[float], typer.Option(min=0.1, max=3600, help="Seconds one request attempt may take, from connecting to the last byte. \\[default: 120]", show_default=False)]
 Endpoint = Annotated[Optional[str], typer.Option(help="API base URL. \\[default: https://aivoiceclonefree.com]", show_default=False)]
 ApiKey = Annotated[Optional[str], typer.Option("--api-key", help="API key. Visible in the process list: prefer VOICECLONE_API_KEY or 'voiceclone config set api-key'.", show_default=False)]
 Local = Annotated[bool, typer.Option("--local", help="Clone offline on the CPU (needs the 'local' extra); no API key, nothing leaves the machine.")]
