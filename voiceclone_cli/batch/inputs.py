@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import math
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator
@@ -194,6 +195,8 @@ def parse_jsonl_line(text: str, *, line: int, index: int, base_dir: Path) -> Bat
         return BatchItem(line, index, raw=text, problem=f"not valid JSON ({exc.msg} at column {exc.colno})")
     except RecursionError:
         return BatchItem(line, index, raw=text, problem="not valid JSON (nested too deeply)")
+    except ValueError:  # an integer with more digits than Python converts (sys.int_info)
+        return BatchItem(line, index, raw=text, problem="not valid JSON (a number has too many digits)")
     if not isinstance(fields, dict):
         return BatchItem(line, index, raw=text, problem="not a JSON object")
 
@@ -241,7 +244,10 @@ def _optional_number(
         problems.append(f'"{key}" must be a number')
         return None
     low, high = limits
-    if not low <= value <= high:  # also refuses NaN and Infinity, which json.loads accepts
+    if isinstance(value, float) and not math.isfinite(value):  # json.loads accepts NaN, Infinity
+        problems.append(f'"{key}" {json.dumps(value)} is not a number; give one from {low:g} to {high:g}')
+        return None
+    if not low <= value <= high:
         problems.append(f'"{key}" {value} is outside {low:g} to {high:g}')
         return None
     return float(value)
