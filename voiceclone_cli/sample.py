@@ -8,11 +8,15 @@ bundled libsndfile for WAV, PyAV's bundled FFmpeg for MP3 and M4A.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, BinaryIO
 
 from voiceclone_cli.errors import SampleError
 
@@ -233,22 +237,90 @@ def prepare_sample(path: Path | str, *, strict: bool = False) -> PreparedSample:
 
 
 def _read_sample_bytes(path: Path) -> bytes:
+    return b"".join(read_sample_blocks(path))
+
+
+def read_sample_blocks(path: Path, block_size: int = 1 << 20) -> Iterator[bytes]:
+    """The bytes of a sample file, block by block, once ``open_sample`` has accepted it."""
+    with open_sample(path) as handle:
+        total = 0
+        try:
+            while block := handle.read(block_size):
+                total += len(block)
+                if total > _READ_LIMIT_BYTES:  # grown since it was checked
+                    raise _too_large(path, total)
+                yield block
+        except OSError as exc:
+            raise SampleError(f"cannot read sample {path}: {exc.strerror}") from None
+
+
+_SPECIAL_FILES = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def open_sample(path: Path) -> BinaryIO:
+    """Open a sample for reading, or raise ``SampleError`` if it cannot be an audio file.
+
+    Only a regular file (symbolic links followed) with something in it is opened. A FIFO would
+    block forever waiting for a writer and a device might never end, so the file is opened
+    without blocking and checked on the open descriptor, where nothing can swap it in between.
+    """
     try:
-        size = path.stat().st_size
-        if size > _READ_LIMIT_BYTES:
-            raise SampleError(
-                f"{path.name} is {size / 1e6:.0f} MB: far too large for a voice sample",
-                hint="cut a 5-30 s clip of clear speech",
-            )
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise SampleError(f"sample not found: {path}", hint="check the path given to --sample") from None
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except (FileNotFoundError, NotADirectoryError):
+        raise SampleError(f"sample not found: {path}", hint="check the path of the sample") from None
     except IsADirectoryError:
-        raise SampleError(f"sample is a directory: {path}", hint="give an audio file to --sample") from None
+        raise SampleError(f"sample is a directory: {path}", hint="give an audio file as the sample") from None
     except PermissionError:
-        raise SampleError(f"cannot read sample {path}: permission denied") from None
-    except OSError as exc:
+        raise SampleError(
+            f"cannot read sample {path}: permission denied",
+            hint="check the permissions of the file and its folders",
+        ) from None
+    except OSError as exc:  # e.g. a socket, which cannot be opened at all: say what it is
+        with contextlib.suppress(OSError):
+            _check_regular(path, os.stat(path))
         raise SampleError(f"cannot read sample {path}: {exc.strerror}") from None
+    try:
+        _check_regular(path, os.fstat(fd))
+    except SampleError:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+def _check_regular(path: Path, info: os.stat_result) -> None:
+    if stat.S_ISDIR(info.st_mode):
+        raise SampleError(f"sample is a directory: {path}", hint="give an audio file as the sample")
+    if stat.S_ISCHR(info.st_mode) and info.st_rdev == _devnull_rdev():
+        raise SampleError(f"sample {path} is empty", hint="record 5-30 s of speech")
+    for is_kind, kind in _SPECIAL_FILES:
+        if is_kind(info.st_mode):
+            raise SampleError(
+                f"sample {path} is {kind}, not an audio file",
+                hint="save the audio to a regular file first and give that file",
+            )
+    if info.st_size == 0:
+        raise SampleError(f"sample {path} is empty", hint="record 5-30 s of speech")
+    if info.st_size > _READ_LIMIT_BYTES:
+        raise _too_large(path, info.st_size)
+
+
+def _too_large(path: Path, size: int) -> SampleError:
+    return SampleError(
+        f"{path.name} is {size / 1e6:.0f} MB: far too large for a voice sample",
+        hint="cut a 5-30 s clip of clear speech",
+    )
+
+
+def _devnull_rdev() -> int | None:
+    try:
+        return os.stat(os.devnull).st_rdev
+    except OSError:  # pragma: no cover - no /dev/null
+        return None
 
 
 def _upload_name(path: Path, fmt: str) -> str:

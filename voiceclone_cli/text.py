@@ -121,6 +121,11 @@ def read_text_file(path: Path) -> str:
         raise TextError(f"text file not found: {path}", hint="check the path given to -f") from None
     except IsADirectoryError:
         raise TextError(f"text file is a directory: {path}", hint="give a file to -f") from None
+    except PermissionError:
+        raise TextError(
+            f"cannot read text file {path}: permission denied",
+            hint="check the permissions of the file and its folders",
+        ) from None
     except OSError as exc:
         raise TextError(f"cannot read text file {path}: {exc.strerror}") from None
     return decode_text_bytes(data, f"text file {path}")

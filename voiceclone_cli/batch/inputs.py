@@ -93,6 +93,11 @@ class BatchInput:
             raise InputError(f"input file not found: {path}", hint="check the INPUT path") from None
         except IsADirectoryError:
             raise InputError(f"input is a directory: {path}", hint="give a text or .jsonl file") from None
+        except PermissionError:
+            raise InputError(
+                f"cannot read input {path}: permission denied",
+                hint="check the permissions of the file and its folders",
+            ) from None
         except OSError as exc:
             raise InputError(f"cannot read input {path}: {exc.strerror}") from None
         base_dir = path.absolute().parent

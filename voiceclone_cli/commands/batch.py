@@ -49,7 +49,7 @@ class InputFormat(str, Enum):
 def batch(
     input_file: Annotated[str, typer.Argument(metavar="INPUT", help="Text file (one utterance a line; blank and # lines skipped), .jsonl file, or '-' for stdin.", show_default=False)],
     outdir: Annotated[Path, typer.Option("--outdir", "-d", help="Folder for the WAV files (created if missing), the manifest and failed.jsonl.", show_default=False)],
-    sample: Annotated[Optional[Path], typer.Option("--sample", "-s", help="Voice sample: WAV, MP3 or M4A, 5-30 s. Optional only if every JSONL line names its own.", show_default=False)] = None,
+    sample: Annotated[Optional[Path], typer.Option("--sample", "-s", readable=False, help="Voice sample: WAV, MP3 or M4A, 5-30 s. Optional only if every JSONL line names its own.", show_default=False)] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=32, help="Lines in flight at once (capped at what the engine can run).")] = 2,
     name_template: Annotated[Optional[str], typer.Option("--name-template", help="Output names from {n} (item number), {line} (line number; both zero-padded) and {slug} (the text's first words). \\[default: {line}]", show_default=False)] = None,
     input_format: Annotated[InputFormat, typer.Option("--input-format", help="How to read INPUT. auto: .jsonl is JSONL, .txt is text, otherwise JSONL if the first line starts with {.", case_sensitive=False)] = InputFormat.auto,
