@@ -26,6 +26,33 @@ def texts_sent(server) -> list[str]:
     return [r.fields.get("text") for r in server.requests]
 
 
+# ---- text ---------------------------------------------------------------------------------
+
+
+def test_say_refuses_text_that_is_only_invisible(cli, api_env, sample_wav, tmp_path):
+    r = cli(["say", "-s", sample_wav, "\u200b\u2060\ufeff\u200e \ufe0f", "-o", tmp_path / "o.wav"])
+    assert r.code == 3 and "the text argument is empty" in r.stderr
+    r = cli(["say", "-s", sample_wav, "-o", tmp_path / "o.wav"], stdin="\x1b[0m\u200d\n".encode())
+    assert r.code == 3 and "text from stdin is empty" in r.stderr
+    assert api_env.requests == []
+
+
+def test_say_sends_text_without_escapes_or_invisible_characters(cli, api_env, sample_wav, tmp_path):
+    r = cli(["say", "-s", sample_wav, "\x1b[1;31mRed\x1b[0m al\u00adert\u200b!", "-o", tmp_path / "o.wav"])
+    assert r.code == 0, r.stderr
+    assert texts_sent(api_env) == ["Red alert!"]
+
+
+def test_batch_lines_are_cleaned_and_invisible_ones_fail(cli, api_env, sample_wav, tmp_path):
+    script = tmp_path / "s.txt"
+    script.write_text("\x1b]0;title\x07Plain line.\n\u200b\u200c\u2060\nLast\u200b line.\n", encoding="utf-8")
+    r = cli(["batch", script, "-s", sample_wav, "-d", tmp_path / "out", "--json"])
+    assert r.code == 10, r.stderr
+    assert sorted(texts_sent(api_env)) == ["Last line.", "Plain line."]
+    (failure,) = json.loads(r.out)["failures"]
+    assert failure["line"] == 2 and "the text is empty" in failure["reason"]
+
+
 # ---- output names ------------------------------------------------------------------------
 
 
