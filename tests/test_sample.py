@@ -164,3 +164,34 @@ def test_a_symlinked_sample_is_read_through_in_blocks(tmp_path):
     link.symlink_to(target)
     blocks = list(read_sample_blocks(link, block_size=4096))
     assert len(blocks) > 1 and b"".join(blocks) == target.read_bytes()
+
+
+def test_a_long_low_rate_sample_is_fitted_at_its_own_rate(tmp_path):
+    """8 kHz is below every standard fitting rate: it used to be refused as 'cannot be fitted'."""
+    import soxr
+
+    path, _ = samples.long_speech(tmp_path)
+    x, rate = sf.read(path, dtype="float32")
+    sf.write(path, soxr.resample(x, rate, 8000), 8000)
+    prepared = prepare_sample(path)
+    assert prepared.rate == 8000 and 20 <= prepared.seconds <= FIT_MAX_SECONDS
+    assert any("trimmed" in note for note in prepared.notes)
+
+
+@pytest.mark.parametrize("rate", [100, 7999, 400_000])
+def test_implausible_sample_rates_are_refused(tmp_path, rate):
+    path = tmp_path / "rate.wav"
+    x, _ = samples.load(samples.REFERENCE)
+    sf.write(path, x, rate)
+    with pytest.raises(SampleError, match=f"declares a sample rate of {rate} Hz"):
+        prepare_sample(path)
+
+
+def test_float_samples_that_are_not_numbers_are_refused(tmp_path):
+    x, rate = samples.load(samples.REFERENCE)
+    x = x.copy()
+    x[1000] = np.nan
+    path = tmp_path / "nan.wav"
+    sf.write(path, x, rate, subtype="FLOAT")
+    with pytest.raises(SampleError, match="not numbers"):
+        prepare_sample(path)

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import io
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,8 @@ MIN_SECONDS = 5.0
 MAX_SECONDS = 30.0
 MAX_BYTES = 4_500_000  # the service says "4.5MB"; the decimal reading is the safe one
 SUPPORTED = ("WAV", "MP3", "M4A")
+MIN_RATE = 8000  # telephone speech; anything lower is a damaged header, not a recording
+MAX_RATE = 384_000
 
 # A fitted sample stays clear of the edges of the service's window, so decoder differences
 # (MP3 priming, rounding) can never push it outside.
@@ -36,6 +39,7 @@ _DECODE_LIMIT_SECONDS = 120.0
 _SILENCE_DBFS = -50.0
 _MIME = {"WAV": "audio/wav", "MP3": "audio/mpeg", "M4A": "audio/mp4"}
 _FIT_RATES = (48000, 44100, 32000, 24000, 22050, 16000)
+_ERRNO_PREFIX = re.compile(r"^\[Errno -?\d+\] ")
 
 
 @dataclass
@@ -155,13 +159,15 @@ def cut_at_pause(samples: np.ndarray, rate: int, limit_seconds: float) -> np.nda
 
 
 def _encode_fitted(samples: np.ndarray, rate: int) -> tuple[np.ndarray, int, bytes]:
-    """Encode as 16-bit mono WAV at the highest standard rate that fits the size limit."""
+    """Encode as 16-bit mono WAV at the highest standard rate that fits the size limit.
+
+    A sample below the standard rates (8 or 11.025 kHz) keeps its own rate: 29.5 s of it fits.
+    """
     from voiceclone_cli.resample import resample
     from voiceclone_cli.wav import Audio, encode_wav
 
-    for target in _FIT_RATES:
-        if target > rate:
-            continue
+    targets = sorted({min(rate, _FIT_RATES[0]), *(r for r in _FIT_RATES if r <= rate)}, reverse=True)
+    for target in targets:
         audio = resample(Audio(samples, rate), target)
         data = encode_wav(audio)
         if len(data) <= MAX_BYTES:
@@ -189,6 +195,7 @@ def prepare_sample(path: Path | str, *, strict: bool = False) -> PreparedSample:
         ) from exc
     if len(samples) == 0 or rate <= 0:
         raise SampleError(f"{path.name} holds no audio", hint="record 5-30 s of speech")
+    _check_decoded(path, samples, rate)
     seconds = len(samples) / rate
     if seconds < MIN_SECONDS:
         raise SampleError(
@@ -323,6 +330,27 @@ def _devnull_rdev() -> int | None:
         return None
 
 
+def _check_decoded(path: Path, samples: np.ndarray, rate: int) -> None:
+    """Refuse what decoders accept from a damaged header but no recording can be.
+
+    A rate far outside what microphones record, or samples that are not numbers (a float
+    WAV's NaN or infinity), would otherwise be uploaded as they are, or break the analysis.
+    """
+    import numpy as np
+
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise SampleError(
+            f"{path.name} declares a sample rate of {rate} Hz; a recording has "
+            f"{MIN_RATE // 1000}-{MAX_RATE // 1000} kHz",
+            hint="the file is probably damaged: re-export the sample as a 16-bit WAV",
+        )
+    if not np.isfinite(samples).all():
+        raise SampleError(
+            f"{path.name} holds samples that are not numbers (NaN or infinite)",
+            hint="the file is probably damaged: re-export the sample as a 16-bit WAV",
+        )
+
+
 def _upload_name(path: Path, fmt: str) -> str:
     """The upload's file name carries the real format's extension, whatever the local name."""
     stem = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_") else "_" for ch in path.stem)
@@ -331,4 +359,4 @@ def _upload_name(path: Path, fmt: str) -> str:
 
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:160]
+    return _ERRNO_PREFIX.sub("", text)[:160]  # PyAV's "[Errno 1094995529] ..." says nothing
