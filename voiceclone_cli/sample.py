@@ -93,7 +93,9 @@ def _decode_wav(data: bytes) -> tuple[np.ndarray, int]:
         rate = f.samplerate
         frames = min(f.frames, int(_DECODE_LIMIT_SECONDS * rate) + 1)
         block = f.read(frames, dtype="float32", always_2d=True)
-    return np.ascontiguousarray(block.mean(axis=1), dtype=np.float32), rate
+    with np.errstate(invalid="ignore", over="ignore"):  # damaged float data: refused after
+        mono = block.mean(axis=1)
+    return np.ascontiguousarray(mono, dtype=np.float32), rate
 
 
 def _decode_compressed(data: bytes) -> tuple[np.ndarray, int]:
