@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_entrypoint import BIN, env_for
-from voiceclone_cli.batch.naming import NameTemplate, check_output_name
+from voiceclone_cli.batch.naming import NameTemplate, check_output_name, slugify
 from voiceclone_cli.errors import InputError, UsageError
 
 
@@ -60,6 +60,15 @@ def test_batch_lines_are_cleaned_and_invisible_ones_fail(cli, api_env, sample_wa
 def test_names_with_leading_or_trailing_spaces_are_refused(name):
     with pytest.raises(InputError, match="starts or ends with a space"):
         check_output_name(name)
+
+
+@pytest.mark.parametrize("text, slug", [
+    ("\x1b[1;31mRed\x1b[0m alert", "red-alert"),
+    ("zero\u200bwidth\u00adword", "zerowidthword"),
+    ("\x1b]0;title\x07Chapter one", "chapter-one"),
+])
+def test_slugs_come_from_the_spoken_text(text, slug):
+    assert slugify(text) == slug
 
 
 @pytest.mark.parametrize("template", ["{n:>5}", "{line:<6}", "{slug:^60}", "take {n} ", "{n:5d}"])

@@ -15,6 +15,7 @@ import unicodedata
 from pathlib import PurePosixPath
 
 from voiceclone_cli.errors import InputError, UsageError
+from voiceclone_cli.text import normalize_text
 
 DEFAULT_TEMPLATE = "{line}"
 FIELDS = ("n", "line", "slug")
@@ -72,8 +73,12 @@ class NameTemplate:
 
 
 def slugify(text: str, max_chars: int = SLUG_MAX_CHARS) -> str:
-    """Lower-case words joined by ``-``; letters and digits of any script are kept."""
-    words = [w for w in _NOT_WORD.split(unicodedata.normalize("NFKC", text).casefold()) if w]
+    """Lower-case words joined by ``-``; letters and digits of any script are kept.
+
+    The words are those of the cleaned text, the one spoken: a colour code's "31m" is not one.
+    """
+    spoken = normalize_text(text)
+    words = [w for w in _NOT_WORD.split(unicodedata.normalize("NFKC", spoken).casefold()) if w]
     slug = ""
     for word in words:
         candidate = f"{slug}-{word}" if slug else word
