@@ -28,6 +28,7 @@ def test_control_characters_removed_but_newline_and_tab_kept():
         ("\x9b31mC1 CSI\x9b0m", "C1 CSI"),
         ("\x9d0;title\x9cdone", "done"),  # C1 OSC ended by C1 ST
         ("line one\x1b]0;unterminated\nline two", "line one\nline two"),
+        ("\u201cquoted\u00e2\x80\x9d and the rest", "\u201cquoted\u00e2 and the rest"),  # mojibake, no OSC
     ],
 )
 def test_terminal_escape_sequences_are_removed_whole(text, spoken):

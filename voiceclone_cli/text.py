@@ -18,12 +18,15 @@ _CONVERT_HINT = "convert it first, e.g. iconv -f latin1 -t utf-8"
 
 # Terminal escape sequences are removed whole: dropping only the ESC byte would leave
 # "[31m" in the text, to be spoken and paid for. Covered: CSI (ESC [ or C1 0x9B) with its
-# parameters, OSC (ESC ] or 0x9D) up to BEL or ST, DCS/SOS/PM/APC strings up to ST, and the
-# short ESC sequences (ESC, intermediates, one final byte). An unterminated string runs to
-# the end of its line, as a terminal would swallow it.
+# parameters, OSC (ESC ]) and DCS/SOS/PM/APC strings up to BEL or ST, and the short ESC
+# sequences (ESC, intermediates, one final byte). An unterminated ESC string runs to the end of
+# its line, as a terminal would swallow it. A C1 string introducer (0x90, 0x98, 0x9D-0x9F) needs
+# its terminator: alone it is far more often mojibake ("\u00e2\u20ac\x9d" is a mis-decoded
+# closing quote) than an escape, and only that character goes, not the rest of the line.
 _ANSI_ESCAPE = re.compile(
     r"(?:\x1b\[|\x9b)[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?"
-    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[\]PX^_][^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)?"
+    r"|[\x90\x98\x9d\x9e\x9f][^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)"
     r"|\x1b[\x20-\x2f]*[\x30-\x7e]?"
 )
 
