@@ -68,7 +68,7 @@ def test_jsonl_fields_and_overrides(tmp_path):
     ('{"txt": "x"}', '"text" is missing'),
     ('{"text": 5}', '"text" must be a string'),
     ('{"text": "x", "speed": 3}', '"speed" 3 is outside 0.5 to 2'),
-    ('{"text": "x", "pitch": NaN}', '"pitch" nan is outside'),
+    ('{"text": "x", "pitch": NaN}', '"pitch" NaN is not a number'),
     ('{"text": "x", "speed": "fast"}', '"speed" must be a number'),
     ('{"text": "x", "speed": true}', '"speed" must be a number'),
     ('{"text": "x", "output": 7}', '"output" must be a string'),

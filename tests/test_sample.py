@@ -1,3 +1,7 @@
+import os
+import socket
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -7,7 +11,7 @@ from tests.conftest import voice
 from tests.fakeserver import VALID_KEY
 from voiceclone_cli.client import SyncCloneClient
 from voiceclone_cli.errors import SampleError
-from voiceclone_cli.sample import FIT_MAX_SECONDS, MAX_BYTES, prepare_sample, sniff_format
+from voiceclone_cli.sample import FIT_MAX_SECONDS, MAX_BYTES, prepare_sample, read_sample_blocks, sniff_format
 
 
 @pytest.mark.parametrize(
@@ -132,3 +136,62 @@ def test_fitted_samples_are_accepted_by_the_contract_server(tmp_path, server):
     unfitted = PreparedSample(path.read_bytes(), "big.wav", "audio/wav", "WAV", 20.0, np.zeros(1), 48000, path)
     with pytest.raises(Exception, match="413"):
         raw.synthesize(unfitted, "Too big.")
+
+
+def test_an_empty_sample_is_called_empty(tmp_path):
+    empty = tmp_path / "zero.wav"
+    empty.write_bytes(b"")
+    for path in (empty, Path(os.devnull)):
+        with pytest.raises(SampleError, match=f"^sample {path} is empty$"):
+            prepare_sample(path)
+
+
+def test_devices_and_sockets_are_refused_before_reading(tmp_path):
+    """/dev/zero would never end; a socket cannot be opened as a file."""
+    link = tmp_path / "zero.wav"
+    link.symlink_to("/dev/zero")
+    with pytest.raises(SampleError, match="is a character device, not an audio file"):
+        prepare_sample(link)
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(tmp_path / "sock.wav"))
+        with pytest.raises(SampleError, match="is a socket, not an audio file"):
+            prepare_sample(tmp_path / "sock.wav")
+
+
+def test_a_symlinked_sample_is_read_through_in_blocks(tmp_path):
+    target = voice("p225/p225_023.wav")
+    link = tmp_path / "link.wav"
+    link.symlink_to(target)
+    blocks = list(read_sample_blocks(link, block_size=4096))
+    assert len(blocks) > 1 and b"".join(blocks) == target.read_bytes()
+
+
+def test_a_long_low_rate_sample_is_fitted_at_its_own_rate(tmp_path):
+    """8 kHz is below every standard fitting rate: it used to be refused as 'cannot be fitted'."""
+    import soxr
+
+    path, _ = samples.long_speech(tmp_path)
+    x, rate = sf.read(path, dtype="float32")
+    sf.write(path, soxr.resample(x, rate, 8000), 8000)
+    prepared = prepare_sample(path)
+    assert prepared.rate == 8000 and 20 <= prepared.seconds <= FIT_MAX_SECONDS
+    assert any("trimmed" in note for note in prepared.notes)
+
+
+@pytest.mark.parametrize("rate", [100, 7999, 400_000])
+def test_implausible_sample_rates_are_refused(tmp_path, rate):
+    path = tmp_path / "rate.wav"
+    x, _ = samples.load(samples.REFERENCE)
+    sf.write(path, x, rate)
+    with pytest.raises(SampleError, match=f"declares a sample rate of {rate} Hz"):
+        prepare_sample(path)
+
+
+def test_float_samples_that_are_not_numbers_are_refused(tmp_path):
+    x, rate = samples.load(samples.REFERENCE)
+    x = x.copy()
+    x[1000] = np.nan
+    path = tmp_path / "nan.wav"
+    sf.write(path, x, rate, subtype="FLOAT")
+    with pytest.raises(SampleError, match="not numbers"):
+        prepare_sample(path)

@@ -8,11 +8,16 @@ bundled libsndfile for WAV, PyAV's bundled FFmpeg for MP3 and M4A.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import os
+import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, BinaryIO
 
 from voiceclone_cli.errors import SampleError
 
@@ -23,6 +28,8 @@ MIN_SECONDS = 5.0
 MAX_SECONDS = 30.0
 MAX_BYTES = 4_500_000  # the service says "4.5MB"; the decimal reading is the safe one
 SUPPORTED = ("WAV", "MP3", "M4A")
+MIN_RATE = 8000  # telephone speech; anything lower is a damaged header, not a recording
+MAX_RATE = 384_000
 
 # A fitted sample stays clear of the edges of the service's window, so decoder differences
 # (MP3 priming, rounding) can never push it outside.
@@ -32,6 +39,7 @@ _DECODE_LIMIT_SECONDS = 120.0
 _SILENCE_DBFS = -50.0
 _MIME = {"WAV": "audio/wav", "MP3": "audio/mpeg", "M4A": "audio/mp4"}
 _FIT_RATES = (48000, 44100, 32000, 24000, 22050, 16000)
+_ERRNO_PREFIX = re.compile(r"^\[Errno -?\d+\] ")
 
 
 @dataclass
@@ -85,7 +93,9 @@ def _decode_wav(data: bytes) -> tuple[np.ndarray, int]:
         rate = f.samplerate
         frames = min(f.frames, int(_DECODE_LIMIT_SECONDS * rate) + 1)
         block = f.read(frames, dtype="float32", always_2d=True)
-    return np.ascontiguousarray(block.mean(axis=1), dtype=np.float32), rate
+    with np.errstate(invalid="ignore", over="ignore"):  # damaged float data: refused after
+        mono = block.mean(axis=1)
+    return np.ascontiguousarray(mono, dtype=np.float32), rate
 
 
 def _decode_compressed(data: bytes) -> tuple[np.ndarray, int]:
@@ -151,13 +161,15 @@ def cut_at_pause(samples: np.ndarray, rate: int, limit_seconds: float) -> np.nda
 
 
 def _encode_fitted(samples: np.ndarray, rate: int) -> tuple[np.ndarray, int, bytes]:
-    """Encode as 16-bit mono WAV at the highest standard rate that fits the size limit."""
+    """Encode as 16-bit mono WAV at the highest standard rate that fits the size limit.
+
+    A sample below the standard rates (8 or 11.025 kHz) keeps its own rate: 29.5 s of it fits.
+    """
     from voiceclone_cli.resample import resample
     from voiceclone_cli.wav import Audio, encode_wav
 
-    for target in _FIT_RATES:
-        if target > rate:
-            continue
+    targets = sorted({min(rate, _FIT_RATES[0]), *(r for r in _FIT_RATES if r <= rate)}, reverse=True)
+    for target in targets:
         audio = resample(Audio(samples, rate), target)
         data = encode_wav(audio)
         if len(data) <= MAX_BYTES:
@@ -185,6 +197,7 @@ def prepare_sample(path: Path | str, *, strict: bool = False) -> PreparedSample:
         ) from exc
     if len(samples) == 0 or rate <= 0:
         raise SampleError(f"{path.name} holds no audio", hint="record 5-30 s of speech")
+    _check_decoded(path, samples, rate)
     seconds = len(samples) / rate
     if seconds < MIN_SECONDS:
         raise SampleError(
@@ -233,22 +246,111 @@ def prepare_sample(path: Path | str, *, strict: bool = False) -> PreparedSample:
 
 
 def _read_sample_bytes(path: Path) -> bytes:
+    return b"".join(read_sample_blocks(path))
+
+
+def read_sample_blocks(path: Path, block_size: int = 1 << 20) -> Iterator[bytes]:
+    """The bytes of a sample file, block by block, once ``open_sample`` has accepted it."""
+    with open_sample(path) as handle:
+        total = 0
+        try:
+            while block := handle.read(block_size):
+                total += len(block)
+                if total > _READ_LIMIT_BYTES:  # grown since it was checked
+                    raise _too_large(path, total)
+                yield block
+        except OSError as exc:
+            raise SampleError(f"cannot read sample {path}: {exc.strerror}") from None
+
+
+_SPECIAL_FILES = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def open_sample(path: Path) -> BinaryIO:
+    """Open a sample for reading, or raise ``SampleError`` if it cannot be an audio file.
+
+    Only a regular file (symbolic links followed) with something in it is opened. A FIFO would
+    block forever waiting for a writer and a device might never end, so the file is opened
+    without blocking and checked on the open descriptor, where nothing can swap it in between.
+    """
     try:
-        size = path.stat().st_size
-        if size > _READ_LIMIT_BYTES:
-            raise SampleError(
-                f"{path.name} is {size / 1e6:.0f} MB: far too large for a voice sample",
-                hint="cut a 5-30 s clip of clear speech",
-            )
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise SampleError(f"sample not found: {path}", hint="check the path given to --sample") from None
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except (FileNotFoundError, NotADirectoryError):
+        raise SampleError(f"sample not found: {path}", hint="check the path of the sample") from None
     except IsADirectoryError:
-        raise SampleError(f"sample is a directory: {path}", hint="give an audio file to --sample") from None
+        raise SampleError(f"sample is a directory: {path}", hint="give an audio file as the sample") from None
     except PermissionError:
-        raise SampleError(f"cannot read sample {path}: permission denied") from None
-    except OSError as exc:
+        raise SampleError(
+            f"cannot read sample {path}: permission denied",
+            hint="check the permissions of the file and its folders",
+        ) from None
+    except OSError as exc:  # e.g. a socket, which cannot be opened at all: say what it is
+        with contextlib.suppress(OSError):
+            _check_regular(path, os.stat(path))
         raise SampleError(f"cannot read sample {path}: {exc.strerror}") from None
+    try:
+        _check_regular(path, os.fstat(fd))
+    except SampleError:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+def _check_regular(path: Path, info: os.stat_result) -> None:
+    if stat.S_ISDIR(info.st_mode):
+        raise SampleError(f"sample is a directory: {path}", hint="give an audio file as the sample")
+    if stat.S_ISCHR(info.st_mode) and info.st_rdev == _devnull_rdev():
+        raise SampleError(f"sample {path} is empty", hint="record 5-30 s of speech")
+    for is_kind, kind in _SPECIAL_FILES:
+        if is_kind(info.st_mode):
+            raise SampleError(
+                f"sample {path} is {kind}, not an audio file",
+                hint="save the audio to a regular file first and give that file",
+            )
+    if info.st_size == 0:
+        raise SampleError(f"sample {path} is empty", hint="record 5-30 s of speech")
+    if info.st_size > _READ_LIMIT_BYTES:
+        raise _too_large(path, info.st_size)
+
+
+def _too_large(path: Path, size: int) -> SampleError:
+    return SampleError(
+        f"{path.name} is {size / 1e6:.0f} MB: far too large for a voice sample",
+        hint="cut a 5-30 s clip of clear speech",
+    )
+
+
+def _devnull_rdev() -> int | None:
+    try:
+        return os.stat(os.devnull).st_rdev
+    except OSError:  # pragma: no cover - no /dev/null
+        return None
+
+
+def _check_decoded(path: Path, samples: np.ndarray, rate: int) -> None:
+    """Refuse what decoders accept from a damaged header but no recording can be.
+
+    A rate far outside what microphones record, or samples that are not numbers (a float
+    WAV's NaN or infinity), would otherwise be uploaded as they are, or break the analysis.
+    """
+    import numpy as np
+
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise SampleError(
+            f"{path.name} declares a sample rate of {rate} Hz; a recording has "
+            f"{MIN_RATE // 1000}-{MAX_RATE // 1000} kHz",
+            hint="the file is probably damaged: re-export the sample as a 16-bit WAV",
+        )
+    if not np.isfinite(samples).all():
+        raise SampleError(
+            f"{path.name} holds samples that are not numbers (NaN or infinite)",
+            hint="the file is probably damaged: re-export the sample as a 16-bit WAV",
+        )
 
 
 def _upload_name(path: Path, fmt: str) -> str:
@@ -259,4 +361,4 @@ def _upload_name(path: Path, fmt: str) -> str:
 
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:160]
+    return _ERRNO_PREFIX.sub("", text)[:160]  # PyAV's "[Errno 1094995529] ..." says nothing

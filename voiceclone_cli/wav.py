@@ -85,7 +85,8 @@ def _decode_pcm(raw: bytes, tag: int, channels: int, rate: int, bits: int) -> Au
     elif tag == _FORMAT_PCM and bits == 8:
         samples = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128.0) / 128.0
     elif tag == _FORMAT_FLOAT and bits in (32, 64):
-        samples = np.frombuffer(raw, "<f4" if bits == 32 else "<f8").astype(np.float32)
+        with np.errstate(invalid="ignore", over="ignore"):  # out of float32 range: refused below
+            samples = np.frombuffer(raw, "<f4" if bits == 32 else "<f8").astype(np.float32)
         if not np.all(np.isfinite(samples)):
             raise WavFormatError("float samples are not finite")
         samples = np.clip(samples, -1.0, 1.0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import math
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator
@@ -94,6 +95,11 @@ class BatchInput:
             raise InputError(f"input file not found: {path}", hint="check the INPUT path") from None
         except IsADirectoryError:
             raise InputError(f"input is a directory: {path}", hint="give a text or .jsonl file") from None
+        except PermissionError:
+            raise InputError(
+                f"cannot read input {path}: permission denied",
+                hint="check the permissions of the file and its folders",
+            ) from None
         except OSError as exc:
             raise InputError(f"cannot read input {path}: {exc.strerror}") from None
         base_dir = path.absolute().parent
@@ -197,6 +203,8 @@ def parse_jsonl_line(text: str, *, line: int, index: int, base_dir: Path) -> Bat
         return BatchItem(line, index, raw=text, problem=f"not valid JSON ({exc.msg} at column {exc.colno})")
     except RecursionError:
         return BatchItem(line, index, raw=text, problem="not valid JSON (nested too deeply)")
+    except ValueError:  # an integer with more digits than Python converts (sys.int_info)
+        return BatchItem(line, index, raw=text, problem="not valid JSON (a number has too many digits)")
     if not isinstance(fields, dict):
         return BatchItem(line, index, raw=text, problem="not a JSON object")
 
@@ -244,7 +252,10 @@ def _optional_number(
         problems.append(f'"{key}" must be a number')
         return None
     low, high = limits
-    if not low <= value <= high:  # also refuses NaN and Infinity, which json.loads accepts
+    if isinstance(value, float) and not math.isfinite(value):  # json.loads accepts NaN, Infinity
+        problems.append(f'"{key}" {json.dumps(value)} is not a number; give one from {low:g} to {high:g}')
+        return None
+    if not low <= value <= high:
         problems.append(f'"{key}" {value} is outside {low:g} to {high:g}')
         return None
     return float(value)

@@ -2,9 +2,9 @@
 
 A name comes from a JSONL ``output`` or from the name template (default ``{line}``: the line
 number zero-padded to the width of the input's line count, so names sort in script order).
-Names are relative paths with ``/`` between folders; absolute paths, ``..``, backslashes and
-hidden components (the manifest and temp files start with a dot) are refused, and ``.wav`` is
-added when missing.
+Names are relative paths with ``/`` between folders; absolute paths, ``..``, backslashes,
+hidden components (the manifest and temp files start with a dot) and components that start or
+end with white space are refused, and ``.wav`` is added when missing.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import unicodedata
 from pathlib import PurePosixPath
 
 from voiceclone_cli.errors import InputError, UsageError
+from voiceclone_cli.text import normalize_text
 
 DEFAULT_TEMPLATE = "{line}"
 FIELDS = ("n", "line", "slug")
@@ -62,7 +63,7 @@ class NameTemplate:
         except (ValueError, TypeError) as exc:
             raise UsageError(f"--name-template {self.template!r}: {exc}") from None
         except InputError as exc:  # e.g. '../{n}': every line would be refused
-            raise UsageError(f"--name-template: {exc.message}") from None
+            raise UsageError(f"--name-template: {exc.message}", hint=exc.hint) from None
 
     def render(self, *, line: int, index: int, text: str | None, line_width: int, index_width: int) -> str:
         """The name before checking: ``{line}`` and ``{n}`` padded to their widths."""
@@ -72,8 +73,12 @@ class NameTemplate:
 
 
 def slugify(text: str, max_chars: int = SLUG_MAX_CHARS) -> str:
-    """Lower-case words joined by ``-``; letters and digits of any script are kept."""
-    words = [w for w in _NOT_WORD.split(unicodedata.normalize("NFKC", text).casefold()) if w]
+    """Lower-case words joined by ``-``; letters and digits of any script are kept.
+
+    The words are those of the cleaned text, the one spoken: a colour code's "31m" is not one.
+    """
+    spoken = normalize_text(text)
+    words = [w for w in _NOT_WORD.split(unicodedata.normalize("NFKC", spoken).casefold()) if w]
     slug = ""
     for word in words:
         candidate = f"{slug}-{word}" if slug else word
@@ -103,6 +108,12 @@ def check_output_name(name: str) -> str:
         raise InputError(f"output {shown} points outside OUTDIR")
     if any(part.startswith(".") for part in path.parts):
         raise InputError(f"output {shown} is a hidden name; names starting with '.' are reserved")
+    if any(part != part.strip() for part in path.parts):
+        # e.g. '{n:>5}': invisible in listings, and a trap in every shell command that uses it
+        raise InputError(
+            f"output {shown} has a name that starts or ends with a space",
+            hint="remove the spaces (in a template, use a zero-padded field such as {n:05d})",
+        )
     if not path.name.lower().endswith(".wav"):
         path = path.with_name(f"{path.name}.wav")
     if any(len(part.encode("utf-8")) > _NAME_MAX_BYTES for part in path.parts):

@@ -16,6 +16,7 @@ from typing import Any
 
 from voiceclone_cli.engines.base import Engine
 from voiceclone_cli.errors import SampleError
+from voiceclone_cli.sample import read_sample_blocks
 
 log = logging.getLogger("voiceclone.batch")
 
@@ -80,14 +81,6 @@ class VoiceCache:
 
 def _file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    except FileNotFoundError:
-        raise SampleError(f"sample not found: {path}") from None
-    except IsADirectoryError:
-        raise SampleError(f"sample is a directory: {path}") from None
-    except OSError as exc:
-        raise SampleError(f"cannot read sample {path}: {exc.strerror}") from None
+    for block in read_sample_blocks(path):
+        digest.update(block)
     return digest.hexdigest()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+import math
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -14,3 +15,24 @@ ApiKey = Annotated[Optional[str], typer.Option("--api-key", help="API key. Visib
 Local = Annotated[bool, typer.Option("--local", help="Clone offline on the CPU (needs the 'local' extra); no API key, nothing leaves the machine.")]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="With --local: analyse the sample again instead of using the cached voice profile.")]
 Debug = Annotated[bool, typer.Option("--debug", help="Tracebacks and a redacted request log on stderr.")]
+
+
+def number_between(low: float, high: float) -> dict[str, Any]:
+    """``typer.Option`` settings for a float in [low, high] that also refuse NaN and infinity.
+
+    Typer's own range check only compares, so a NaN fails it with "should be less than or
+    equal to"; the parser says what is wrong. ``min``/``max`` stay for the range in --help.
+    """
+
+    def parse(value: Any) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise typer.BadParameter(f"{value!r} is not a number") from None
+        if not math.isfinite(number):
+            raise typer.BadParameter(f"{value!r} is not a number; give one from {low:g} to {high:g}")
+        if not low <= number <= high:
+            raise typer.BadParameter(f"{value} is outside {low:g} to {high:g}")
+        return number
+
+    return {"min": low, "max": high, "parser": parse}

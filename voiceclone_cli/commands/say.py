@@ -60,11 +60,11 @@ def read_text(text: Optional[str], text_file: Optional[str]) -> str:
 
 def say(
     text: Annotated[Optional[str], typer.Argument(metavar="TEXT", help="Text to speak; '-' reads stdin.", show_default=False)] = None,
-    sample: Annotated[Optional[Path], typer.Option("--sample", "-s", help="Voice sample: WAV, MP3 or M4A, 5-30 s.", show_default=False)] = None,
+    sample: Annotated[Optional[Path], typer.Option("--sample", "-s", readable=False, help="Voice sample: WAV, MP3 or M4A, 5-30 s.", show_default=False)] = None,
     text_file: Annotated[Optional[str], typer.Option("--text-file", "-f", help="Read the text from a file ('-' for stdin).", show_default=False)] = None,
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="File to write (.wav .flac .ogg .mp3), or '-' for WAV on stdout. Default: stdout when piped, else voiceclone-DATE-TIME.wav.", show_default=False)] = None,
-    speed: Annotated[float, typer.Option(min=0.5, max=2.0, help=SPEED_HELP)] = 1.0,
-    pitch: Annotated[float, typer.Option(min=-1.0, max=1.0, help=PITCH_HELP)] = 0.0,
+    speed: Annotated[float, typer.Option(help=SPEED_HELP, **options.number_between(0.5, 2.0))] = 1.0,
+    pitch: Annotated[float, typer.Option(help=PITCH_HELP, **options.number_between(-1.0, 1.0))] = 0.0,
     strict_sample: options.StrictSample = False,
     retries: options.Retries = None,
     timeout: options.Timeout = None,
