@@ -177,8 +177,8 @@ class _Handler(BaseHTTPRequestHandler):
         for k, v in (extra_headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
-        self.wfile.write(body)
         self._record.status = status
+        self.wfile.write(body)
 
     def _raw(self, status: int, body: bytes, content_type: str, headers: dict[str, str]) -> None:
         self.send_response(status)
@@ -187,8 +187,8 @@ class _Handler(BaseHTTPRequestHandler):
         for k, v in headers.items():
             self.send_header(k, v)
         self.end_headers()
-        self.wfile.write(body)
         self._record.status = status
+        self.wfile.write(body)
 
     def _drip(self, fault: Fault) -> None:
         """Trickle bytes until the client hangs up (a write fails) or the server stops."""
@@ -282,8 +282,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "audio/wav")
         self.send_header("Content-Length", str(len(audio)))
         self.end_headers()
-        self.wfile.write(audio)
         self._record.status = 200
+        self.wfile.write(audio)
 
     def _inject(self, fault: Fault) -> bool:
         """Apply a fault; return True if the request is answered (or killed) by it."""
@@ -324,6 +324,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.kind in ("content_type", "bad_wav"):
             body = fault.body or (b"<html>maintenance</html>" if fault.kind == "content_type"
                                   else b"RIFF" + struct.pack("<I", 1000) + b"WAVEfmt " + b"\0" * 8)
+            self._record.status = 200  # recorded before the client can have the answer
             self.send_response(200)
             self.send_header("Content-Type", fault.content_type if fault.kind == "content_type" else "audio/wav")
             if fault.chunked:
@@ -337,7 +338,6 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
-            self._record.status = 200
             return True
         raise ValueError(f"unknown fault {fault.kind}")
 
