@@ -35,6 +35,7 @@ class SpeakResult:
     chunks: int
     requests: int
     retries: int
+    cache_hits: int  # chunks answered from the response cache instead of the engine
     joins: list[float]  # seconds into the output where chunks meet
 
 
@@ -86,5 +87,6 @@ def speak(
         chunks=len(chunks),
         requests=stats.get("requests", 0),
         retries=stats.get("retries", 0),
+        cache_hits=stats.get("cache_hits", 0),
         joins=[index / joiner.rate for index in joiner.joins],
     )

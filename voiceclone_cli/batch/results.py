@@ -47,6 +47,7 @@ class BatchSummary:
     requests: int
     retries: int
     outdir: Path
+    cache_hits: int = 0  # chunks answered from the response cache, not requested again
     failed_file: Path | None = None
     join_file: Path | None = None
     join_seconds: float | None = None
@@ -67,6 +68,7 @@ class BatchSummary:
             "elapsed_seconds": round(self.elapsed_seconds, 3),
             "requests": self.requests,
             "retries": self.retries,
+            "cache_hits": self.cache_hits,
             "engine": self.engine,
             "jobs": self.jobs,
             "outdir": str(self.outdir),

@@ -331,7 +331,7 @@ class _BatchRun:
         summary = BatchSummary(
             status=status, counts=counts, failures=failures, engine=self.engine.name,
             jobs=self.jobs, elapsed_seconds=0.0, requests=stats.get("requests", 0),
-            retries=stats.get("retries", 0), outdir=self.outdir,
+            retries=stats.get("retries", 0), outdir=self.outdir, cache_hits=stats.get("cache_hits", 0),
         )
         summary.failed_file = self._failures.commit(whole_input_read=status in (COMPLETE, PARTIAL))
         if self.options.join is not None:

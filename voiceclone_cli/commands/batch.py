@@ -167,6 +167,8 @@ def _print_summary(summary: BatchSummary) -> None:
     if c.total is not None and c.total > c.settled:
         table.add_row("not attempted", str(c.total - c.settled), "run the same command again to resume")
     table.add_row("requests", str(summary.requests), f"{summary.retries} retries")
+    if summary.cache_hits:
+        table.add_row("cached", str(summary.cache_hits), "chunks answered from the response cache")
     table.add_row("time", f"{summary.elapsed_seconds:.1f} s", f"{summary.engine} engine, {summary.jobs} jobs")
     if summary.join_file is not None:
         table.add_row("joined", f"{summary.join_seconds:.1f} s", Text(str(summary.join_file)))

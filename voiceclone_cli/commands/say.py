@@ -114,6 +114,7 @@ def say(
                 "chunks": result.chunks,
                 "requests": result.requests,
                 "retries": result.retries,
+                "cache_hits": result.cache_hits,
                 "sample_rate": result.rate,
                 "engine": engine.name,
             }
