@@ -83,6 +83,24 @@ class BatchSummary:
         }
 
 
+@dataclass
+class BatchPlan:
+    """What a batch would cost (``--dry-run``): lines to do, already done, invalid, requests."""
+
+    total: int | None
+    to_do: int = 0
+    skipped: int = 0  # already done, per the manifest: no request
+    invalid: list[LineOutcome] = field(default_factory=list)  # would fail before any request
+    chunks: int = 0
+    cached: int = 0  # chunks the response cache would answer
+    characters: int = 0
+    audio_seconds: float = 0.0  # an estimate, see ``speech.CHARS_PER_SECOND``
+
+    @property
+    def requests(self) -> int:
+        return self.chunks - self.cached
+
+
 class BatchStopped(VoicecloneError):
     """The failure that stopped a batch early, carrying that failure's own exit code."""
 
