@@ -292,18 +292,26 @@ class ResponseCache:
         return CacheStats(len(entries), sum(size for _, _, size in entries), self.max_bytes, self._read_runs())
 
     def clear(self) -> ClearedCache:
-        entries = self._entries()
+        """Remove every entry (and temp files a killed run left in the shards) and the run log."""
         files = size = 0
-        for _, path, bytes_ in entries:
+        try:
+            shards = [entry for entry in os.scandir(self.directory) if entry.is_dir(follow_symlinks=False)]
+        except OSError:
+            shards = []
+        for shard in shards:
+            with os.scandir(shard.path) as entries:
+                for entry in list(entries):
+                    try:
+                        bytes_ = entry.stat(follow_symlinks=False).st_size
+                        os.unlink(entry.path)
+                    except OSError:
+                        continue
+                    if entry.name.endswith(_SUFFIX):
+                        files += 1
+                    size += bytes_
             try:
-                path.unlink()
-            except OSError:
-                continue
-            files += 1
-            size += bytes_
-            try:
-                path.parent.rmdir()  # empty shards go too; a non-empty one raises and stays
-            except OSError:
+                os.rmdir(shard.path)
+            except OSError:  # another run stored meanwhile: its entry stays
                 pass
         (self.directory / _RUNS_FILE).unlink(missing_ok=True)
         with self._lock:
