@@ -203,6 +203,8 @@ def test_a_second_say_is_answered_from_the_cache(cli, api_env, sample_wav, tmp_p
     sent = len(api_env.requests)
     again = cli(["say", "-s", sample_wav, LONG[:2500], "-o", tmp_path / "b.wav", "--json"])
     assert again.code == 0, again.stderr
+    told = cli(["say", "-s", sample_wav, LONG[:2500], "-o", tmp_path / "b.wav"]).stderr
+    assert f"{sent} of {sent} chunks from the cache" in told
     assert len(api_env.requests) == sent  # nothing sent
     summary = json.loads(again.out)
     assert (summary["requests"], summary["cache_hits"], summary["chunks"]) == (0, sent, sent)

@@ -125,10 +125,11 @@ def say(
                 "engine": engine.name,
             }
             print(json.dumps(summary), flush=True)
+        cached = f"; {result.cache_hits} of {result.chunks} chunks from the cache" if result.cache_hits else ""
         if plan.auto_named:  # the user has not seen this name yet: always tell it
-            info(f"wrote {path} ({result.seconds:.1f} s)")
+            info(f"wrote {path} ({result.seconds:.1f} s{cached})")
         elif not as_json:
-            info(f"wrote {path} ({result.seconds:.1f} s)", quiet)
+            info(f"wrote {path} ({result.seconds:.1f} s{cached})", quiet)
 
 
 def _dry_run(content, engine, sample, plan, *, speed, pitch, strict, as_json, quiet) -> None:
