@@ -32,8 +32,8 @@ from voiceclone_cli.wav import Audio
 BIN = Path(sys.executable).parent / "voiceclone"
 # Numbered sentences: no two chunks alike (alike ones would be answered by the cache).
 LONG = " ".join(f"Sentence number {i} belongs to a passage long enough for many requests." for i in range(170))
-KEY_FIELDS = dict(engine="remote", endpoint="http://127.0.0.1:1/api/sync-clone", sample_sha256="ab" * 32,
-                  text="Hello there.", speed=1.0, pitch=0.0, version="sync-clone/1")
+KEY_FIELDS = {"engine": "remote", "endpoint": "http://127.0.0.1:1/api/sync-clone", "sample_sha256": "ab" * 32,
+              "text": "Hello there.", "speed": 1.0, "pitch": 0.0, "version": "sync-clone/1"}
 
 
 def pcm16_audio(n: int = 24000, seed: int = 0) -> Audio:

@@ -114,8 +114,8 @@ def _dry_run(source, engine, options, *, as_json: bool, quiet: bool) -> None:
     from voiceclone_cli.commands import dry_run
 
     plan = plan_batch(source, engine, options)
-    numbers = dict(requests=plan.requests, chunks=plan.chunks, cached=plan.cached,
-                   characters=plan.characters, audio_seconds=plan.audio_seconds)
+    numbers = {"requests": plan.requests, "chunks": plan.chunks, "cached": plan.cached,
+               "characters": plan.characters, "audio_seconds": plan.audio_seconds}
     invalid = [{"line": f.line, "output": f.output, "reason": f.reason, "exit_code": f.exit_code}
                for f in plan.invalid]
     rows = [("lines", "?" if plan.total is None else str(plan.total)),

@@ -146,8 +146,8 @@ def _dry_run(content, engine, sample, plan, *, speed, pitch, strict, as_json, qu
     for note in voice.notes:
         info(note, quiet)
     cost = plan_speech(content, engine, voice, speed=speed, pitch=pitch)
-    numbers = dict(requests=cost.requests, chunks=cost.chunks, cached=cost.cached,
-                   characters=cost.characters, audio_seconds=cost.audio_seconds)
+    numbers = {"requests": cost.requests, "chunks": cost.chunks, "cached": cost.cached,
+               "characters": cost.characters, "audio_seconds": cost.audio_seconds}
     target = str(plan.path) if plan.path is not None else "stdout" if plan.to_stdout else "playback"
     dry_run.report(
         {**dry_run.cost_fields(**numbers), "engine": engine.name, "output": target},
