@@ -252,7 +252,7 @@ def test_cache_stats_and_clear(cli, api_env, sample_wav, tmp_path):
     profiles.mkdir(parents=True)
     (profiles / "voice.npz").write_bytes(b"x" * 10)
     r = cli(["cache", "clear", "--profiles"])
-    assert r.code == 0 and "1 voice profile(s)" in r.stderr and "response" not in r.stderr
+    assert r.code == 0 and "1 cached voice profile(s)" in r.stderr and "response" not in r.stderr
     assert len(entries(cache_dir())) == 2
     (profiles / "voice.npz").write_bytes(b"x" * 10)
     r = cli(["cache", "clear", "--responses"])
@@ -260,7 +260,7 @@ def test_cache_stats_and_clear(cli, api_env, sample_wav, tmp_path):
     assert entries(cache_dir()) == [] and (profiles / "voice.npz").exists()
     assert json.loads(cli(["cache", "stats", "--json"]).out)["runs"] == []
     r = cli(["cache", "clear"])
-    assert r.code == 0 and "1 voice profile(s)" in r.stderr and "0 cached response(s)" in r.stderr
+    assert r.code == 0 and "1 cached voice profile(s)" in r.stderr and "0 cached response(s)" in r.stderr
 
 
 def test_a_bad_cache_size_is_refused_before_any_request(cli, api_env, sample_wav, tmp_path, monkeypatch):

@@ -81,7 +81,7 @@ def clear(
         profile_cache = ProfileCache()
         voices = profile_cache.clear()
         models = clear_models()
-        removed.append(f"{voices.files} voice profile(s) and {models.files} prepared model(s), "
+        removed.append(f"{voices.files} cached voice profile(s) and {models.files} prepared model(s), "
                        f"{_size(voices.bytes + models.bytes)}, from {profile_cache.directory.parent}")
     err(f"{PROG}: removed " + "; ".join(removed))
 
