@@ -56,7 +56,7 @@ _voiceclone() {
             fi ;;
         "config get")
             if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help' -- "$cur"))
-            else COMPREPLY=($(compgen -W 'api-key endpoint timeout retries' -- "$cur"))
+            else COMPREPLY=($(compgen -W 'api-key endpoint timeout retries cache-size' -- "$cur"))
             fi ;;
         "config path")
             if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help' -- "$cur"))
@@ -64,7 +64,7 @@ _voiceclone() {
             fi ;;
         "config set")
             if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help' -- "$cur"))
-            else COMPREPLY=($(compgen -W 'api-key endpoint timeout retries' -- "$cur"))
+            else COMPREPLY=($(compgen -W 'api-key endpoint timeout retries cache-size' -- "$cur"))
             fi ;;
         "config show")
             if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help --json' -- "$cur"))
@@ -72,7 +72,7 @@ _voiceclone() {
             fi ;;
         "config unset")
             if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help' -- "$cur"))
-            else COMPREPLY=($(compgen -W 'api-key endpoint timeout retries' -- "$cur"))
+            else COMPREPLY=($(compgen -W 'api-key endpoint timeout retries cache-size' -- "$cur"))
             fi ;;
         "engines")
             if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help --json' -- "$cur"))

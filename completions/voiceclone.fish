@@ -43,20 +43,22 @@ complete -c voiceclone -n '__fish_seen_subcommand_from cache; and __fish_seen_su
 complete -c voiceclone -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from stats' -l json -d 'Machine-readable output.'
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from get path set show unset' -a get -d 'Print the effective value of a setting (the API key redacted).'
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from get path set show unset' -a path -d 'Print the config file'\''s path (it may not exist yet).'
-complete -c voiceclone -n '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from get path set show unset' -a set -d 'Save a setting in the config file (created 0600).'
+complete -c voiceclone -n '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from get path set show unset' -a set -d 'Save a setting in the config file (created 0600; the previous file kept as config.toml.bak).'
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from get path set show unset' -a show -d 'Every setting with its effective value and where it comes from.'
-complete -c voiceclone -n '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from get path set show unset' -a unset -d 'Remove a setting from the config file.'
+complete -c voiceclone -n '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from get path set show unset' -a unset -d 'Remove a setting from the config file (the previous file kept as config.toml.bak).'
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from get path set show unset' -s h -l help -d 'Show help and exit.'
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from get' -a api-key
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from get' -a endpoint
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from get' -a timeout
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from get' -a retries
+complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from get' -a cache-size
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from get' -s h -l help -d 'Show help and exit.'
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from path' -s h -l help -d 'Show help and exit.'
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from set' -a api-key
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from set' -a endpoint
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from set' -a timeout
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from set' -a retries
+complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from set' -a cache-size
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from set' -s h -l help -d 'Show help and exit.'
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from show' -s h -l help -d 'Show help and exit.'
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from show' -l json -d 'Machine-readable output.'
@@ -64,6 +66,7 @@ complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_s
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from unset' -a endpoint
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from unset' -a timeout
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from unset' -a retries
+complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from unset' -a cache-size
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from unset' -s h -l help -d 'Show help and exit.'
 complete -c voiceclone -n '__fish_seen_subcommand_from engines' -s h -l help -d 'Show help and exit.'
 complete -c voiceclone -n '__fish_seen_subcommand_from engines' -l json -d 'Machine-readable output.'

@@ -84,7 +84,7 @@ _voiceclone_cache_stats() {
 }
 
 _voiceclone_config() {
-    local -a subcmds; subcmds=('get:Print the effective value of a setting (the API key redacted).' 'path:Print the config file'\''s path (it may not exist yet).' 'set:Save a setting in the config file (created 0600).' 'show:Every setting with its effective value and where it comes from.' 'unset:Remove a setting from the config file.')
+    local -a subcmds; subcmds=('get:Print the effective value of a setting (the API key redacted).' 'path:Print the config file'\''s path (it may not exist yet).' 'set:Save a setting in the config file (created 0600; the previous file kept as config.toml.bak).' 'show:Every setting with its effective value and where it comes from.' 'unset:Remove a setting from the config file (the previous file kept as config.toml.bak).')
     _arguments -C \
         '(-h --help)'{-h,--help}'[Show help and exit.]' \
         '1: :->cmd' '*:: :->args'
@@ -103,7 +103,7 @@ _voiceclone_config() {
 _voiceclone_config_get() {
     _arguments \
         '(-h --help)'{-h,--help}'[Show help and exit.]' \
-        '1:key:(api-key endpoint timeout retries)'
+        '1:key:(api-key endpoint timeout retries cache-size)'
 }
 
 _voiceclone_config_path() {
@@ -115,7 +115,7 @@ _voiceclone_config_path() {
 _voiceclone_config_set() {
     _arguments \
         '(-h --help)'{-h,--help}'[Show help and exit.]' \
-        '1:key:(api-key endpoint timeout retries)'
+        '1:key:(api-key endpoint timeout retries cache-size)'
 }
 
 _voiceclone_config_show() {
@@ -128,7 +128,7 @@ _voiceclone_config_show() {
 _voiceclone_config_unset() {
     _arguments \
         '(-h --help)'{-h,--help}'[Show help and exit.]' \
-        '1:key:(api-key endpoint timeout retries)'
+        '1:key:(api-key endpoint timeout retries cache-size)'
 }
 
 _voiceclone_engines() {

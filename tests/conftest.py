@@ -107,6 +107,15 @@ def cli():
     return run_cli
 
 
+def dead_pid() -> int:
+    """A PID that no process has right now: a child that has exited and been reaped."""
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    return int(proc.stdout)
+
+
 def write_wav(path: Path, samples: np.ndarray, rate: int, subtype: str = "PCM_16") -> Path:
     sf.write(path, samples, rate, subtype=subtype)
     return path

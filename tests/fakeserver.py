@@ -70,6 +70,7 @@ class ServerState:
     rate_limit: float = 0.0
     rate_limit_burst: int = 1
     refused_texts: dict[str, int] = field(default_factory=dict)
+    seconds_per_char: float = SECONDS_PER_CHAR  # raise it for an engine that answers long audio
 
 
 def _sniff(data: bytes) -> str | None:
@@ -129,8 +130,9 @@ def parse_multipart(body: bytes, content_type: str) -> tuple[dict[str, str], dic
     return fields, files
 
 
-def make_voice_wav(text: str, speed: float, pitch: float, rate: int, amplitude: float) -> bytes:
-    seconds = max(0.2, len(text) * SECONDS_PER_CHAR / speed)
+def make_voice_wav(text: str, speed: float, pitch: float, rate: int, amplitude: float,
+                   seconds_per_char: float = SECONDS_PER_CHAR) -> bytes:
+    seconds = max(0.2, len(text) * seconds_per_char / speed)
     n = int(seconds * rate)
     t = np.arange(n) / rate
     freq = 220.0 * (2.0 ** pitch)
@@ -230,7 +232,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._json(status, f"refused text containing {needle!r}")
         rate = state.rates[index % len(state.rates)] if state.rates else state.rate
         amplitude = state.amplitudes[index % len(state.amplitudes)] if state.amplitudes else 0.5
-        audio = make_voice_wav(text, speed, pitch, rate, amplitude)
+        audio = make_voice_wav(text, speed, pitch, rate, amplitude, state.seconds_per_char)
         self._record.rate = rate
         self.send_response(200)
         self.send_header("Content-Type", "audio/wav")

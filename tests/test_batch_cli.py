@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from tests import samples
-from tests.conftest import read_audio, voice
+from tests.conftest import dead_pid, read_audio, voice
 from tests.fakeserver import Fault
 from voiceclone_cli.atomic import temp_path_for
 from voiceclone_cli.batch.manifest import MANIFEST_NAME, Manifest
@@ -232,12 +232,30 @@ def test_another_sample_redoes_the_lines(cli, api_env, sample_wav, tmp_path):
 def test_stale_temp_files_are_removed(cli, api_env, sample_wav, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
-    stale = temp_path_for(out / "1.wav")
+    stale = temp_path_for(out / "1.wav", pid=dead_pid())
     stale.write_bytes(b"half a file")
     script = write_lines(tmp_path / "s.txt", ["Alpha."])
     r = run_batch(cli, script, "-s", sample_wav, "-d", out)
     assert r.code == 0 and "removed 1 unfinished temp file" in r.stderr
     assert sorted(p.name for p in out.iterdir()) == [MANIFEST_NAME, "1.wav"]
+
+
+def test_temp_files_of_a_running_process_are_never_removed(cli, api_env, sample_wav, tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    out.mkdir()
+    alive = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        live = temp_path_for(out / "sub" / "9.wav", pid=alive.pid)
+        live.parent.mkdir()
+        live.write_bytes(b"being written by another run")
+        r = run_batch(cli, write_lines(tmp_path / "s.txt", ["Alpha."]), "-s", sample_wav, "-d", out)
+        assert r.code == 0 and "removed" not in r.stderr
+        assert live.read_bytes() == b"being written by another run"
+    finally:
+        alive.communicate(b"")
 
 
 def test_failed_jsonl_round_trips(cli, api_env, sample_wav, tmp_path):

@@ -21,8 +21,6 @@ from voiceclone_cli.batch.manifest import (
     Finished,
     Manifest,
     output_is_intact,
-    remove_stale_temps,
-    remove_stale_temps_of,
 )
 from voiceclone_cli.batch.naming import NameTemplate, check_output_name, count_width, slugify
 from voiceclone_cli.batch.voices import VoiceCache
@@ -279,25 +277,23 @@ def test_output_is_intact_checks_length_and_content(tmp_path):
 
 
 def test_stale_temps_are_removed_and_nothing_else(tmp_path):
+    from voiceclone_cli.atomic import remove_stale_temps
+    from voiceclone_cli.batch.runner import _batch_temp_target
+
     (tmp_path / "sub").mkdir()
-    stale = [temp_path_for(tmp_path / "0001.wav"), temp_path_for(tmp_path / "sub" / "x.wav"),
-             temp_path_for(tmp_path / "failed.jsonl")]
+    from tests.conftest import dead_pid
+
+    dead = dead_pid()
+    stale = [temp_path_for(tmp_path / "0001.wav", pid=dead), temp_path_for(tmp_path / "sub" / "x.wav", pid=dead),
+             temp_path_for(tmp_path / "failed.jsonl", pid=dead)]
     kept = [tmp_path / "0001.wav", tmp_path / ".hidden", tmp_path / "movie.mkv.part",
-            tmp_path / ".notes.txt.123-deadbeef.part", tmp_path / MANIFEST_NAME]
+            tmp_path / ".notes.txt.123-deadbeef.part", tmp_path / MANIFEST_NAME,
+            temp_path_for(tmp_path / "live.wav"),  # this process is alive: never its files
+            temp_path_for(tmp_path / "other.wav", pid=1)]  # init, alive
     for path in stale + kept:
         path.write_bytes(b"x")
-    assert remove_stale_temps(tmp_path) == 3
+    assert remove_stale_temps(tmp_path, recursive=True, targets=_batch_temp_target) == 3
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == sorted(p.name for p in kept)
-
-
-def test_stale_temps_of_the_join_file(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    stale = temp_path_for(Path("all.wav"))
-    other = temp_path_for(Path("other.wav"))
-    stale.write_bytes(b"x")
-    other.write_bytes(b"x")
-    assert remove_stale_temps_of(Path("all.wav")) == 1
-    assert not stale.exists() and other.exists()
 
 
 # ---- failed.jsonl entries ----------------------------------------------------------------

@@ -59,7 +59,7 @@ def test_resume_after_kill_9(cli, server, sample_wav, tmp_path, monkeypatch):
     proc.wait(timeout=10)
     done_before = recorded_outputs(out)
     assert 0 < len(done_before) < len(LINES)
-    temp_path_for(out / "24.wav").write_bytes(b"half")  # as if killed while writing it
+    temp_path_for(out / "24.wav", pid=proc.pid).write_bytes(b"half")  # as if killed while writing it
 
     monkeypatch.setenv("VOICECLONE_ENDPOINT", server.url)
     monkeypatch.setenv("VOICECLONE_API_KEY", env_for(server)["VOICECLONE_API_KEY"])

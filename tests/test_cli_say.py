@@ -1,6 +1,5 @@
 """``voiceclone say`` end to end through ``main`` against the loopback server."""
 
-import io
 import json
 import struct
 

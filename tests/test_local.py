@@ -105,6 +105,9 @@ def test_three_chunks_join_without_discontinuity(local_env, sample_wav):
     from voiceclone_cli.speech import speak
 
     class Collect:
+        def rate_for(self, rate):
+            return rate
+
         def open(self, rate):
             self.rate, self.parts = rate, []
 

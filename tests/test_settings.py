@@ -5,13 +5,14 @@ import pytest
 
 from voiceclone_cli.config_file import config_path, load_config, save_config
 from voiceclone_cli.errors import ConfigError, UsageError
-from voiceclone_cli.settings import DEFAULT_ENDPOINT, is_loopback_host, redact, resolve
+from voiceclone_cli.redaction import redact_url
+from voiceclone_cli.settings import DEFAULT_ENDPOINT, format_size, is_loopback_host, parse_size, redact, resolve
 
 
 def test_defaults(tmp_path):
     s = resolve({}, env={"VOICECLONE_CONFIG_DIR": str(tmp_path)})
     assert s.api_key is None and s.endpoint == DEFAULT_ENDPOINT
-    assert s.timeout == 120.0 and s.retries == 4
+    assert s.timeout == 120.0 and s.retries == 4 and s.cache_size == 1_000_000_000
     assert s.api_url == DEFAULT_ENDPOINT + "/api/sync-clone"
     assert {v.source for v in s.values.values()} == {"default"}
 
@@ -102,3 +103,85 @@ def test_bad_values_and_unknown_keys_in_config_are_warnings(tmp_path):
     assert s.retries == 4 and s.endpoint == DEFAULT_ENDPOINT
     text = " ".join(s.config.warnings)
     assert "retries" in text and "colour" in text and "clear text" in text
+
+
+@pytest.mark.parametrize(
+    "text, size",
+    [("500MB", 500_000_000), ("2GB", 2_000_000_000), ("1.5G", 1_500_000_000), ("750M", 750_000_000),
+     ("2GiB", 2 * 1024**3), ("0", 0), ("123456", 123_456), (" 1.5 gb ", 1_500_000_000), ("64KiB", 65_536),
+     (4096, 4096)],
+)
+def test_cache_sizes_accepted(text, size):
+    assert parse_size(text) == size
+    assert parse_size(format_size(size).removesuffix(" (disabled)")) == size
+
+
+@pytest.mark.parametrize("text", ["2 gigs", "-1GB", "1.5", "GB", "", "1e9", "0x10", "1,5GB", True, 1.5e9, -3])
+def test_cache_sizes_refused(text):
+    with pytest.raises(ValueError):
+        parse_size(text)
+
+
+def test_cache_size_from_env_and_config(tmp_path):
+    env = {"VOICECLONE_CONFIG_DIR": str(tmp_path)}
+    save_config(config_path(env), {"cache-size": "500MB"})
+    assert resolve({}, env=env).cache_size == 500_000_000
+    env["VOICECLONE_CACHE_SIZE"] = "2GiB"
+    assert resolve({}, env=env).cache_size == 2 * 1024**3
+    env["VOICECLONE_CACHE_SIZE"] = "huge"
+    with pytest.raises(ConfigError, match="VOICECLONE_CACHE_SIZE"):
+        resolve({}, env=env)
+
+
+@pytest.mark.parametrize(
+    "url, shown",
+    [("https://user:pass@host.example", "https://****@host.example"),
+     ("https://user@host.example/base", "https://****@host.example/base"),
+     ("https://u:p/ss@host.example", "https://****@host.example"),
+     ("https://u:p@ss@host.example", "https://****@host.example"),
+     ("user:pass@host.example", "****@host.example"),
+     ("https://host.example/base", "https://host.example/base")],
+)
+def test_redact_url_hides_all_user_info(url, shown):
+    assert redact_url(url) == shown
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://alice:pw-s3cret@api.example.com", "https://alice@api.example.com", "http://alice:pw-s3cret@127.0.0.1:9",
+     "http://alice:pw-s3cret@example.com", "https://alice:pw-s3cret@api.example.com:notaport",
+     "https://alice:pw/s3cret@api.example.com", "https:/alice:pw-s3cret@api.example.com"],
+)
+def test_endpoint_user_info_is_refused_from_every_source_without_echoing_it(url, tmp_path):
+    env = {"VOICECLONE_CONFIG_DIR": str(tmp_path)}
+    with pytest.raises(UsageError) as flag:
+        resolve({"endpoint": url}, env=env)
+    with pytest.raises(ConfigError) as from_env:
+        resolve({}, env={**env, "VOICECLONE_ENDPOINT": url})
+    save_config(config_path(env), {"endpoint": url})
+    with pytest.raises(ConfigError) as from_file:
+        resolve({}, env=env)
+    for exc in (flag.value, from_env.value, from_file.value):
+        text = exc.message + exc.hint
+        assert "s3cret" not in text and "alice" not in text and "****@" in text
+    assert "api-key" in flag.value.hint
+
+
+def test_lenient_resolve_keeps_every_setting_and_the_problem(tmp_path):
+    env = {"VOICECLONE_CONFIG_DIR": str(tmp_path), "VOICECLONE_RETRIES": "abc", "VOICECLONE_TIMEOUT": "45"}
+    s = resolve({}, env=env, strict=False)
+    assert s.invalid() == ["retries"] and s.timeout == 45.0
+    assert s.display("retries") == "abc (invalid: retries must be a whole number)"
+    error = s.error("retries")
+    assert isinstance(error, ConfigError) and "VOICECLONE_RETRIES" in error.message
+    assert s.error("timeout") is None
+
+
+def test_unknown_keys_and_tables_survive_a_rewrite(tmp_path):
+    from voiceclone_cli.config_file import set_value, unset_value
+
+    path = tmp_path / "config.toml"
+    path.write_text('colour = "blue"\n[foo]\nbar = 1\n')
+    set_value(path, "timeout", 60.0)
+    assert unset_value(path, "retries") is False
+    assert load_config(path).values == {"colour": "blue", "timeout": 60.0, "foo": {"bar": 1}}

@@ -124,10 +124,20 @@ def test_output_option_conflicts_are_usage_errors(cli, api_env, sample_wav, tmp_
     assert api_env.requests == []
 
 
-def test_mp3_rate_limit_is_explained(cli, api_env, sample_wav, tmp_path):
-    r = cli(["say", "-s", sample_wav, "Hello.", "-o", tmp_path / "o.mp3", "--sample-rate", "96000"])
-    assert r.code == 7 and "--sample-rate 48000" in r.stderr
+@pytest.mark.parametrize("rate, suggested", [(96000, 48000), (11111, 12000)])
+def test_mp3_rate_is_refused_before_any_request(cli, api_env, sample_wav, tmp_path, rate, suggested):
+    r = cli(["say", "-s", sample_wav, "Hello. " * 300, "-o", tmp_path / "o.mp3", "--sample-rate", rate])
+    assert r.code == 2 and f"--sample-rate {suggested}" in r.stderr
+    assert api_env.requests == []
     assert list(tmp_path.iterdir()) == []
+
+
+def test_mp3_takes_an_engine_rate_it_cannot_encode_at_the_nearest_rate(cli, api_env, sample_wav, tmp_path):
+    api_env.state.rate = 96000  # an engine answering at a rate MP3 cannot hold
+    r = cli(["say", "-s", sample_wav, "Hello there.", "-o", tmp_path / "o.mp3"])
+    assert r.code == 0, r.stderr
+    info = sf.info(tmp_path / "o.mp3")
+    assert info.samplerate == 48000 and info.duration > 0.2
 
 
 class RecordingBackend:

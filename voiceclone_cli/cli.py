@@ -12,7 +12,7 @@ import sys
 import traceback
 import typer
 
-from voiceclone_cli import __version__
+from voiceclone_cli import __version__, stopping
 from voiceclone_cli.commands import config as config_cmd
 from voiceclone_cli.commands import engines as engines_cmd
 from voiceclone_cli.commands.batch import EXAMPLES as BATCH_EXAMPLES
@@ -105,8 +105,64 @@ def report(message: str, hint: str = "") -> None:
     err(line)
 
 
+def _claim_standard_fds() -> None:
+    """Keep fds 0-2 open (on /dev/null if the caller closed them).
+
+    Otherwise the first file or socket opened takes the free number: with stderr closed, a
+    library's message would land in the output file or the HTTP connection. A closed stdout
+    stays visible as ``sys.stdout is None`` (Python saw it at start-up), which the commands
+    refuse before any work.
+    """
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+
+
+def _settle_stdout() -> None:
+    """If stdout failed (a full disk, a closed pipe), make the interpreter's final flush quiet."""
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except (OSError, ValueError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.close(null)
+
+
+def _interrupted() -> int:
+    """Report a stop by Ctrl-C, SIGTERM or SIGHUP; its exit status is 128 + the signal."""
+    signum = stopping.received()
+    if signum is None:
+        report("interrupted")
+        return int(ExitCode.INTERRUPTED)
+    report(f"stopped by {stopping.signal_name(signum)}")
+    return 128 + signum
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (see ``errors.ExitCode``)."""
+    _claim_standard_fds()
+    restore_signals = stopping.install()
+    try:
+        try:
+            code = _run(argv)
+        except KeyboardInterrupt:  # a signal between the command's end and here
+            code = _interrupted()
+    finally:
+        restore_signals()
+        from voiceclone_cli.atomic import remove_live_temps
+
+        remove_live_temps()  # e.g. abandoned batch workers' files after a signal
+        _settle_stdout()
+    return code
+
+
+def _run(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv in (["--version"], ["-V"]):  # listed in the root help's epilog
         # Handled before Typer: a root-level option would make every subcommand's start-up
@@ -120,15 +176,14 @@ def main(argv: list[str] | None = None) -> int:
         command, path, rest = _innermost_command(argv)
         result = command.main(args=rest, prog_name=" ".join([PROG, *path]), standalone_mode=False)
         if result == ExitCode.INTERRUPTED:  # Typer turns KeyboardInterrupt into this code
-            report("interrupted")
+            return _interrupted()
         return int(result) if isinstance(result, int) else 0
     except VoicecloneError as exc:
         if debug:
             err(traceback.format_exc().rstrip())
         if exc.exit_code == ExitCode.INTERRUPTED:
-            report("interrupted")
-        else:
-            report(exc.message, exc.hint)
+            return _interrupted()
+        report(exc.message, exc.hint)
         return int(exc.exit_code)
     except typer.Exit as exc:
         return int(exc.exit_code)
@@ -137,8 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         report("aborted")
         return int(ExitCode.INTERRUPTED)
     except KeyboardInterrupt:
-        report("interrupted")
-        return int(ExitCode.INTERRUPTED)
+        return _interrupted()
     except click_exception as exc:  # bad flags, missing arguments, out-of-range values
         message = exc.format_message()
         if message:  # an empty one follows help shown for a bare group: nothing to add

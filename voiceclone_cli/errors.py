@@ -22,7 +22,9 @@ class ExitCode(IntEnum):
     ENGINE_UNAVAILABLE = 8  # the selected engine is not installed
     PLAYBACK = 9  # no audio device or player
     PARTIAL = 10  # a batch finished with failed lines
+    HANGUP = 129  # SIGHUP (the terminal went away)
     INTERRUPTED = 130  # Ctrl-C / SIGINT
+    TERMINATED = 143  # SIGTERM
 
 
 class VoicecloneError(Exception):

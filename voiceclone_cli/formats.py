@@ -1,4 +1,8 @@
-"""Output formats, all written by soundfile's bundled libsndfile (no system codecs)."""
+"""Output formats, all written by soundfile's bundled libsndfile (no system codecs).
+
+Each format's limits are known here, so a combination the encoder would refuse is caught
+before any request is paid for, not when the first chunk is written.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +17,30 @@ class OutputFormat:
     name: str
     container: str  # soundfile "format"
     subtype: str  # soundfile "subtype"
-    max_rate: int | None = None  # encoder limit, if any
+    rates: tuple[int, ...] | None = None  # the only rates the encoder takes, if limited
+
+    def accepts(self, rate: int) -> bool:
+        return self.rates is None or rate in self.rates
+
+    def rate_for(self, rate: int) -> int:
+        """``rate`` if the encoder takes it, else the nearest rate it takes (higher first)."""
+        if self.accepts(rate):
+            return rate
+        higher = [r for r in self.rates if r >= rate]
+        return min(higher) if higher else max(self.rates)
 
 
 FORMATS: dict[str, OutputFormat] = {
     "wav": OutputFormat("wav", "WAV", "PCM_16"),
     "flac": OutputFormat("flac", "FLAC", "PCM_16"),
     "ogg": OutputFormat("ogg", "OGG", "VORBIS"),
-    "mp3": OutputFormat("mp3", "MP3", "MPEG_LAYER_III", max_rate=48000),
+    "mp3": OutputFormat("mp3", "MP3", "MPEG_LAYER_III",
+                        rates=(8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)),
 }
+# A RIFF/WAVE file records its sizes in 32 bits: past this many bytes the header cannot say
+# how long the audio is. Longer WAV output is written as RF64 (EBU Tech 3306), which can.
+WAV_MAX_BYTES = 0xFFFFFFFF
+RF64 = OutputFormat("wav", "RF64", "PCM_16")
 _ALIASES = {"wave": "wav", "oga": "ogg", "vorbis": "ogg"}
 SUPPORTED = ", ".join(FORMATS)
 
@@ -31,6 +50,16 @@ def lookup(name: str) -> OutputFormat:
     if key not in FORMATS:
         raise UsageError(f"unsupported output format {name!r}", hint=f"use one of: {SUPPORTED}")
     return FORMATS[key]
+
+
+def check_rate(fmt: OutputFormat, rate: int | None) -> None:
+    """Refuse ``--sample-rate`` values the chosen encoder cannot write (before any request)."""
+    if rate is not None and not fmt.accepts(rate):
+        shown = ", ".join(str(r) for r in fmt.rates or ())
+        raise UsageError(
+            f"{fmt.name} cannot be written at {rate} Hz",
+            hint=f"use --sample-rate {fmt.rate_for(rate)} (it takes {shown}), or another format",
+        )
 
 
 def format_for(path: Path | None, explicit: str | None) -> OutputFormat:

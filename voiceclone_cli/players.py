@@ -278,6 +278,9 @@ class PlayerSink:
         self.backend = backend
         self._stream: PlayerStream | None = None
 
+    def rate_for(self, rate: int) -> int:
+        return rate
+
     def open(self, rate: int) -> None:
         self._stream = self.backend.start(rate)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 _secrets: set[str] = set()
 
 
@@ -14,3 +16,20 @@ def scrub(text: str) -> str:
     for secret in sorted(_secrets, key=len, reverse=True):
         text = text.replace(secret, "****")
     return text
+
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:/+")
+
+
+def redact_url(text: str) -> str:
+    """``text`` with any user-info (``user:password@``) replaced by ``****@``.
+
+    Deliberately blunt: everything between the scheme and the *last* ``@`` goes, so a password
+    holding ``/``, ``?`` or ``@`` — which URL parsers split in surprising places — never shows.
+    """
+    at = text.rfind("@")
+    if at < 0:
+        return text
+    scheme = _SCHEME.match(text)
+    start = scheme.end() if scheme and scheme.end() <= at else 0
+    return text[:start] + "****" + text[at:]

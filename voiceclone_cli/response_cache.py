@@ -25,18 +25,15 @@ import hashlib
 import json
 import logging
 import os
-import re
 import struct
 import threading
 import time
 import zlib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from voiceclone_cli.atomic import atomic_write_bytes
-from voiceclone_cli.errors import ConfigError
 from voiceclone_cli.profile_cache import ClearedCache, cache_dir
 
 if TYPE_CHECKING:
@@ -44,8 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("voiceclone.cache")
 
-CACHE_SIZE_ENV = "VOICECLONE_CACHE_SIZE"
-DEFAULT_CACHE_SIZE = 1_000_000_000
 KEY_VERSION = 1  # bump when what the key covers changes: every old entry is then unused
 RUNS_KEPT = 20
 EVICT_TO = 0.9  # after an eviction the folder is this fraction of the cap: no evict per store
@@ -55,31 +50,18 @@ _HEADER = struct.Struct("<8sBIQQI")  # magic, encoding, rate, frames, payload by
 _INT16, _FLOAT32 = 1, 2
 _SUFFIX = ".vcr"
 _RUNS_FILE = "runs.jsonl"
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
-          "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
 
 
-def parse_size(text: str) -> int:
-    """``2GB``, ``500MB``, ``1.5G``, ``64MiB`` or plain bytes; ``0`` turns storing off."""
-    match = _SIZE.match(str(text))
-    if not match:
-        raise ValueError(f"{text!r} is not a size (e.g. 2GB, 500MB, or bytes)")
-    number, unit = match.groups()
-    unit = (unit or "").lower().rstrip("b")
-    return int(float(number) * _UNITS[unit])
+def cache_size_limit() -> int:
+    """The ``cache-size`` setting (environment, config file or default), in bytes; 0 turns
+    storing off. Only this setting is checked: a bad one elsewhere is not this cache's concern."""
+    from voiceclone_cli.settings import resolve
 
-
-def cache_size_limit(env: Mapping[str, str] | None = None) -> int:
-    """The cap in bytes. One place to read it, so it can later come from the settings."""
-    env = os.environ if env is None else env
-    raw = env.get(CACHE_SIZE_ENV, "").strip()
-    if not raw:
-        return DEFAULT_CACHE_SIZE
-    try:
-        return parse_size(raw)
-    except ValueError as exc:
-        raise ConfigError(f"invalid {CACHE_SIZE_ENV}: {exc}", hint=f"e.g. {CACHE_SIZE_ENV}=2GB") from None
+    settings = resolve(strict=False)
+    error = settings.error("cache-size")
+    if error is not None:
+        raise error
+    return settings.cache_size
 
 
 def response_key(*, engine: str, endpoint: str, sample_sha256: str, text: str,
@@ -153,6 +135,7 @@ class ResponseCache:
         self.misses = 0
         self._lock = threading.Lock()
         self._usage: int | None = None  # bytes in the folder, measured on the first store
+        self._write_failed = False
 
     def path_for(self, key: str) -> Path:
         return self.directory / key[:2] / f"{key}{_SUFFIX}"
@@ -193,7 +176,11 @@ class ResponseCache:
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(path, data, mode=0o600)
         except OSError as exc:
-            log.warning("cannot write the response cache in %s: %s", self.directory, exc.strerror or exc)
+            with self._lock:
+                first, self._write_failed = not self._write_failed, True
+            log.log(logging.WARNING if first else logging.DEBUG,  # once a run, not once a chunk
+                    "cannot write the response cache in %s: %s (a re-run will ask again)",
+                    self.directory, exc.strerror or exc)
             return
         with self._lock:
             if self._usage is None:

@@ -8,96 +8,110 @@ is left behind: a file target keeps its previous content).
 from __future__ import annotations
 
 import os
-from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 import numpy as np
 
-from voiceclone_cli.atomic import temp_path_for
+from voiceclone_cli import atomic, formats
 from voiceclone_cli.errors import OutputError
 from voiceclone_cli.formats import FORMATS, OutputFormat
 from voiceclone_cli.wav import to_pcm16, wav_header
 
 
 class Sink(Protocol):
+    def rate_for(self, rate: int) -> int: ...  # the rate this sink will take, given the engine's
     def open(self, rate: int) -> None: ...
     def write(self, samples: np.ndarray) -> None: ...
     def close(self) -> None: ...
     def abort(self) -> None: ...
 
 
-def check_output_path(path: Path) -> None:
-    """Fail before any work if the result could not be saved there."""
-    if path.is_dir():
-        raise OutputError(f"output {path} is a directory", hint="give a file name, e.g. -o out.wav")
-    parent = path.parent
-    if not parent.is_dir():
-        raise OutputError(f"output directory {parent} does not exist", hint=f"create it: mkdir -p {parent}")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"output directory {parent} is not writable", hint="choose another -o path")
-
-
-def default_output_path(directory: Path | None = None, now: datetime | None = None, ext: str = "wav") -> Path:
-    """``voiceclone-YYYYMMDD-HHMMSS.wav``, with a counter if that name is taken."""
-    directory = directory or Path.cwd()
-    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
-    candidate = directory / f"voiceclone-{stamp}.{ext}"
-    counter = 2
-    while candidate.exists():
-        candidate = directory / f"voiceclone-{stamp}-{counter}.{ext}"
-        counter += 1
-    return candidate
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc).strip().splitlines()
+    reason = text[0][:160] if text else type(exc).__name__
+    if "System error" in reason:  # libsndfile hides the errno of a failed write
+        return "the disk is full or the file grew too large (libsndfile: System error)"
+    return reason
 
 
 class AudioFileSink:
-    """Writes progressively into a hidden temp file next to the target; renamed on close."""
+    """Writes progressively into a hidden temp file next to the target; renamed on close.
 
-    def __init__(self, path: Path, fmt: OutputFormat = FORMATS["wav"]) -> None:
+    ``path`` is where the finished file lands (for a symbolic link, its destination, so the
+    link is kept); ``shown`` is the name the user gave, used in messages. ``reserved`` means
+    ``path`` is an empty placeholder this run created to claim a generated name: it is
+    removed again if the run fails. ``expected_seconds`` is an upper estimate of the length:
+    WAV output that could outgrow the 32-bit RIFF sizes is written as RF64 from the start.
+    """
+
+    def __init__(self, path: Path, fmt: OutputFormat = FORMATS["wav"], *, shown: Path | None = None,
+                 reserved: bool = False, expected_seconds: float | None = None) -> None:
         self.path = Path(path)
+        self.shown = Path(shown) if shown is not None else self.path
         self.format = fmt
+        self.reserved = reserved
+        self.expected_seconds = expected_seconds
         self._tmp: Path | None = None
         self._file = None
+        self._limit_bytes: int | None = None
         self.frames = 0
+
+    def rate_for(self, rate: int) -> int:
+        return self.format.rate_for(rate)
 
     def open(self, rate: int) -> None:
         import soundfile as sf
 
-        if self.format.max_rate and rate > self.format.max_rate:
-            raise OutputError(
-                f"{self.format.name} cannot hold {rate} Hz audio",
-                hint=f"add --sample-rate {self.format.max_rate} or pick another format",
-            )
-        self._tmp = temp_path_for(self.path)
+        if not self.format.accepts(rate):  # callers ask rate_for() first; this is the guard
+            raise OutputError(f"{self.format.name} cannot hold {rate} Hz audio",
+                              hint=f"add --sample-rate {self.format.rate_for(rate)}")
+        fmt = self.format
+        if fmt.container == "WAV":
+            expected = (self.expected_seconds or 0.0) * rate * 2 + 44
+            if expected > formats.WAV_MAX_BYTES:
+                fmt = formats.RF64
+            else:
+                self._limit_bytes = formats.WAV_MAX_BYTES
         try:
+            fd, self._tmp = atomic.create_temp(self.path)
+            os.close(fd)
             self._file = sf.SoundFile(
-                self._tmp, "w", samplerate=rate, channels=1,
-                subtype=self.format.subtype, format=self.format.container,
+                self._tmp, "w", samplerate=rate, channels=1, subtype=fmt.subtype, format=fmt.container,
             )
         except (OSError, RuntimeError, ValueError) as exc:
-            self._tmp.unlink(missing_ok=True)
-            raise OutputError(f"cannot write {self.path}: {exc}") from None
+            self._discard()
+            raise OutputError(f"cannot write {self.shown}: {_reason(exc)}") from None
 
     def write(self, samples: np.ndarray) -> None:
-        if len(samples):
-            if self.format.subtype == "PCM_16":
-                # Quantise exactly as the stdout stream does, so both give identical samples.
-                samples = np.frombuffer(to_pcm16(samples), "<i2")
-            try:
-                self._file.write(samples)
-            except (OSError, RuntimeError) as exc:
-                raise OutputError(f"cannot write {self.path}: {exc}") from None
-            self.frames += len(samples)
+        if not len(samples):
+            return
+        if self._limit_bytes is not None and 44 + (self.frames + len(samples)) * 2 > self._limit_bytes:
+            raise OutputError(
+                f"{self.shown} would pass the {self._limit_bytes / 2**30:.0f} GiB size limit of a WAV file",
+                hint="write .flac, .mp3 or .ogg instead; run the same command again "
+                     "(the chunks already made are cached)",
+            )
+        if self.format.subtype == "PCM_16":
+            # Quantise exactly as the stdout stream does, so both give identical samples.
+            samples = np.frombuffer(to_pcm16(samples), "<i2")
+        try:
+            self._file.write(samples)
+        except (OSError, RuntimeError) as exc:
+            raise OutputError(f"cannot write {self.shown}: {_reason(exc)}") from None
+        self.frames += len(samples)
 
     def close(self) -> None:
         try:
             self._file.close()
             with open(self._tmp, "rb+") as handle:
                 os.fsync(handle.fileno())
-            os.replace(self._tmp, self.path)
+            atomic.commit_temp(self._tmp, self.path)
         except (OSError, RuntimeError) as exc:
             self.abort()
-            raise OutputError(f"cannot write {self.path}: {exc}") from None
+            raise OutputError(f"cannot write {self.shown}: {_reason(exc)}") from None
 
     def abort(self) -> None:
         if self._file is not None and not self._file.closed:
@@ -105,16 +119,36 @@ class AudioFileSink:
                 self._file.close()
             except (OSError, RuntimeError):
                 pass
+        self._discard()
+        if self.reserved:
+            release_reservation(self.path)
+
+    def _discard(self) -> None:
         if self._tmp is not None:
-            self._tmp.unlink(missing_ok=True)
+            atomic.discard_temp(self._tmp)
+            self._tmp = None
+
+
+def release_reservation(path: Path) -> None:
+    """Remove a name placeholder this run created, unless something has been written there."""
+    try:
+        if os.stat(path).st_size == 0:
+            os.unlink(path)
+    except OSError:
+        pass
 
 
 class WavStreamSink:
     """A WAV stream for pipes: the header gives "unknown length", so it never needs rewriting."""
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: BinaryIO, name: str = "stdout", *, owns_stream: bool = False) -> None:
         self.stream = stream
+        self.name = name
+        self.owns_stream = owns_stream
         self.frames = 0
+
+    def rate_for(self, rate: int) -> int:
+        return rate
 
     def open(self, rate: int) -> None:
         self._put(wav_header(rate))
@@ -126,9 +160,18 @@ class WavStreamSink:
 
     def close(self) -> None:
         self._put(b"")
+        self._release()
 
     def abort(self) -> None:
         """Whatever was streamed is out; stopping is all that can be done."""
+        self._release()
+
+    def _release(self) -> None:
+        if self.owns_stream:
+            try:
+                self.stream.close()
+            except OSError:
+                pass
 
     def _put(self, data: bytes) -> None:
         try:
@@ -136,14 +179,16 @@ class WavStreamSink:
                 self.stream.write(data)
             self.stream.flush()
         except BrokenPipeError:
-            raise OutputError("the program reading stdout closed the pipe", hint="") from None
+            raise OutputError(f"the program reading {self.name} closed the pipe", hint="") from None
+        except OSError as exc:
+            raise OutputError(f"cannot write to {self.name}: {_reason(exc)}") from None
 
 
 class RawStreamSink(WavStreamSink):
     """Headerless little-endian 16-bit mono PCM, for players and tools that take raw input."""
 
-    def __init__(self, stream: BinaryIO, on_open=None) -> None:
-        super().__init__(stream)
+    def __init__(self, stream: BinaryIO, on_open=None, name: str = "stdout") -> None:
+        super().__init__(stream, name)
         self._on_open = on_open
 
     def open(self, rate: int) -> None:
@@ -156,6 +201,12 @@ class TeeSink:
 
     def __init__(self, sinks: list[Sink]) -> None:
         self.sinks = sinks
+
+    def rate_for(self, rate: int) -> int:
+        for sink in self.sinks:  # a rate-limited encoder decides; players and streams take any
+            if sink.rate_for(rate) != rate:
+                return sink.rate_for(rate)
+        return rate
 
     def open(self, rate: int) -> None:
         for sink in self.sinks:

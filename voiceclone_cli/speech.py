@@ -104,6 +104,8 @@ def speak(
     opened = False
     try:
         for done, audio in enumerate(results, start=1):
+            if joiner.rate is None:  # the engine's rate, unless the sink's encoder cannot take it
+                joiner.rate = sink.rate_for(audio.rate)
             ready = joiner.add(audio)
             if not opened:
                 sink.open(joiner.rate)

@@ -73,8 +73,10 @@ class BatchInput:
         fmt: str,
         base_dir: Path,
         countable: bool,
+        path: Path | None = None,
     ) -> None:
         self.name = name
+        self.path = path  # the input file, if it is one (outputs must never overwrite it)
         self.format = fmt
         self.base_dir = base_dir
         self.countable = countable
@@ -100,7 +102,8 @@ class BatchInput:
         with handle:
             if fmt == AUTO:
                 fmt = _sniff(handle)[0]
-        return cls(str(path), lambda: open(path, "rb"), fmt=fmt, base_dir=base_dir, countable=True)
+        return cls(str(path), lambda: open(path, "rb"), fmt=fmt, base_dir=base_dir, countable=True,
+                   path=path)
 
     @classmethod
     def from_stream(

@@ -3,28 +3,38 @@
 The line files are copied block by block into an atomic file sink, so memory holds one block
 (or, for a line made at another sample rate, that one line while it is resampled) however
 many lines there are. The lines already carry faded edges, so plain silence joins them.
+The total length is known from the files' headers before the first block is copied, so a
+join too long for a RIFF header is written as RF64 from the start.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from pathlib import Path
 
 from voiceclone_cli.errors import OutputError
+from voiceclone_cli.output import OutputTarget, open_stream_target
 
 BLOCK_FRAMES = 1 << 16
 
 
-def join_outputs(paths: Iterable[Path], target: Path, gap_seconds: float) -> float:
+def join_outputs(paths: Sequence[Path], target: OutputTarget, gap_seconds: float) -> float:
     """Write ``target`` from ``paths`` with ``gap_seconds`` between them; return its seconds."""
     import numpy as np
     import soundfile as sf
 
     from voiceclone_cli.resample import resample
-    from voiceclone_cli.sinks import AudioFileSink
+    from voiceclone_cli.sinks import AudioFileSink, WavStreamSink
     from voiceclone_cli.wav import Audio
 
-    sink = AudioFileSink(target)
+    try:
+        seconds = sum(sf.info(path).duration for path in paths) + gap_seconds * max(0, len(paths) - 1)
+    except (OSError, RuntimeError) as exc:
+        raise OutputError(f"cannot read a line file to join: {exc}") from None
+    if target.stream:
+        sink = WavStreamSink(open_stream_target(target, "--join"), str(target.shown), owns_stream=True)
+    else:
+        sink = AudioFileSink(target.path, shown=target.shown, expected_seconds=seconds)
     rate: int | None = None
     try:
         for path in paths:
@@ -41,11 +51,11 @@ def join_outputs(paths: Iterable[Path], target: Path, gap_seconds: float) -> flo
                     line = source.read(dtype="float32", always_2d=True).mean(axis=1)
                     sink.write(resample(Audio(line, source.samplerate), rate).samples)
         if rate is None:
-            raise OutputError(f"nothing to join into {target}")
+            raise OutputError(f"nothing to join into {target.shown}")
         sink.close()
     except (OSError, RuntimeError) as exc:  # RuntimeError: libsndfile could not read a line file
         sink.abort()
-        raise OutputError(f"cannot write the joined file {target}: {exc}") from None
+        raise OutputError(f"cannot write the joined file {target.shown}: {exc}") from None
     except BaseException:
         sink.abort()
         raise

@@ -3,7 +3,8 @@
 ``OUTDIR/.voiceclone-manifest.jsonl`` gets one JSON line per finished output, appended and
 fsynced only after the output file itself is complete and renamed into place. A kill -9 at any
 moment therefore leaves every recorded output whole; at worst the last line is torn, and it is
-cut off when the manifest is next opened. A later line for the same output wins over an
+cut off when the manifest is next opened. (Temp files a killed run leaves are removed by the
+next run through ``atomic.remove_stale_temps``, only once the process that made them is gone.) A later line for the same output wins over an
 earlier one, so the file is only ever appended to.
 
 A re-run skips a line only if the record for its output carries the same hash (text + sample +
@@ -20,7 +21,6 @@ import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from voiceclone_cli.atomic import temp_target
 from voiceclone_cli.errors import OutputError
 
 MANIFEST_NAME = ".voiceclone-manifest.jsonl"
@@ -55,6 +55,7 @@ class Manifest:
         self.path = path
         self._fd: int | None = fd
         self._finished = finished
+        self._by_folded_name = {name.casefold(): name for name in finished}
         self._lock = threading.Lock()
 
     @classmethod
@@ -96,6 +97,16 @@ class Manifest:
     def finished(self, output: str) -> Finished | None:
         return self._finished.get(output)
 
+    def case_variant(self, output: str) -> str | None:
+        """A recorded output whose name differs from ``output`` only in letter case.
+
+        On macOS and Windows disks the two are one file, so writing one would overwrite the
+        other, which is already done and recorded.
+        """
+        with self._lock:
+            recorded = self._by_folded_name.get(output.casefold())
+        return recorded if recorded is not None and recorded != output else None
+
     def record(self, entry: Finished) -> None:
         """Append one whole line and fsync it: the output it names is complete on disk."""
         data = (json.dumps(asdict(entry), ensure_ascii=False) + "\n").encode("utf-8")
@@ -109,6 +120,8 @@ class Manifest:
                 raise OutputError(f"cannot write the batch manifest {self.path}: {exc.strerror}") from None
             if written != len(data):
                 raise OutputError(f"cannot write the batch manifest {self.path}: the disk is full")
+            self._finished[entry.output] = entry
+            self._by_folded_name[entry.output.casefold()] = entry.output
 
     def close(self) -> None:
         """Release the lock; later ``record`` calls (from abandoned workers) do nothing."""
@@ -171,32 +184,3 @@ def output_is_intact(path: Path, entry: Finished) -> bool:
             return len(audio.read(1)) == 1
     except (OSError, RuntimeError):  # missing, unreadable or not audio (LibsndfileError)
         return False
-
-
-def remove_stale_temps(outdir: Path) -> int:
-    """Delete temp files interrupted runs left in OUTDIR and its folders; return how many."""
-    removed = 0
-    for folder, subfolders, files in os.walk(outdir):
-        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
-        here = Path(folder)
-        for name in files:
-            target = (temp_target(name) or "").lower()
-            if target.endswith(".wav") or target == "failed.jsonl":
-                (here / name).unlink(missing_ok=True)
-                removed += 1
-    return removed
-
-
-def remove_stale_temps_of(target: Path) -> int:
-    """Delete temp files an interrupted write of ``target`` (e.g. the --join file) left."""
-    folder = target.parent
-    removed = 0
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return 0
-    for name in names:
-        if (temp_target(name) or "").lower() == target.name.lower():
-            (folder / name).unlink(missing_ok=True)
-            removed += 1
-    return removed

@@ -31,14 +31,8 @@ from typing import Any
 from voiceclone_cli.batch.failures import FAILED_NAME, FailureLog, retry_entry
 from voiceclone_cli.batch.inputs import TEXT, BatchInput, BatchItem
 from voiceclone_cli.batch.join import join_outputs
-from voiceclone_cli.batch.manifest import (
-    Finished,
-    Manifest,
-    line_hash,
-    output_is_intact,
-    remove_stale_temps,
-    remove_stale_temps_of,
-)
+from voiceclone_cli.atomic import remove_stale_temps
+from voiceclone_cli.batch.manifest import Finished, Manifest, line_hash, output_is_intact
 from voiceclone_cli.batch.naming import NameTemplate, check_output_name, count_width
 from voiceclone_cli.batch.results import (
     COMPLETE,
@@ -56,6 +50,7 @@ from voiceclone_cli.batch.results import (
 )
 from voiceclone_cli.batch.voices import VoiceCache
 from voiceclone_cli.engines.base import Engine
+from voiceclone_cli.output import NamedInput, OutputTarget, inspect_output, same_file
 from voiceclone_cli.errors import (
     AuthError,
     EngineUnavailableError,
@@ -112,7 +107,7 @@ def run_batch(
     created: the name template, the --join path, a file input that is empty or not UTF-8, and
     the default sample. Callbacks run on the thread that settled the line, one at a time.
     """
-    template, shape, voices = _check_job(source, engine, options)
+    template, shape, voices, inputs, join_target = _check_job(source, engine, options)
     outdir = options.outdir
     _prepare_outdir(outdir)
     jobs = max(1, min(options.jobs, engine.max_workers))
@@ -120,12 +115,11 @@ def run_batch(
         log.info("running %d jobs at once, the most the %s engine can use (-j %d asked)",
                  jobs, engine.name, options.jobs)
     with Manifest.open(outdir) as manifest:
-        removed = remove_stale_temps(outdir)
-        if options.join is not None:
-            removed += remove_stale_temps_of(options.join)
+        removed = remove_stale_temps(outdir, recursive=True, targets=_batch_temp_target)
         if removed:
-            log.info("removed %d unfinished temp file%s left by an interrupted run", removed, "s" * (removed > 1))
-        run = _BatchRun(source, engine, options, template, voices, manifest, outdir, jobs,
+            log.info("removed %d unfinished temp file%s left by a run that was killed",
+                     removed, "s" * (removed > 1))
+        run = _BatchRun(source, engine, options, template, voices, manifest, outdir, jobs, inputs, join_target,
                         total=shape.items if shape else None,
                         line_width=count_width(shape.last_line if shape else None),
                         index_width=count_width(shape.items if shape else None),
@@ -142,17 +136,18 @@ def plan_batch(source: BatchInput, engine: Engine, options: BatchOptions) -> Bat
     nothing is sent, OUTDIR and its sub-folders are not created, the manifest is read without
     being locked or repaired, and failed.jsonl is left alone. Samples are checked, not analysed.
     """
-    template, shape, voices = _check_job(source, _SampleChecker(), options)
+    template, shape, voices, inputs, join_target = _check_job(source, _SampleChecker(), options)
     _check_outdir(options.outdir)
     run = _BatchRun(source, engine, options, template, voices, Manifest.read_only(options.outdir),
-                    options.outdir, 1, total=shape.items if shape else None,
+                    options.outdir, 1, inputs, join_target, total=shape.items if shape else None,
                     line_width=count_width(shape.last_line if shape else None),
                     index_width=count_width(shape.items if shape else None),
                     on_line=None, dry_run=True)
     return run.plan()
 
 
-def _check_job(source: BatchInput, preparer: Any, options: BatchOptions) -> tuple[NameTemplate, Any, VoiceCache]:
+def _check_job(source: BatchInput, preparer: Any, options: BatchOptions) -> tuple[
+        NameTemplate, Any, VoiceCache, list[NamedInput], OutputTarget | None]:
     """Everything the whole job depends on, refused before OUTDIR is created or a request sent."""
     template = NameTemplate(options.name_template)
     if options.sample is None and source.format == TEXT:
@@ -160,8 +155,8 @@ def _check_job(source: BatchInput, preparer: Any, options: BatchOptions) -> tupl
             "missing --sample",
             hint="every line of a text file needs it; JSONL lines can name their own \"sample\"",
         )
-    if options.join is not None:
-        _check_join_target(options.join)
+    inputs = _job_inputs(source, options)
+    join_target = _check_join_target(options.join, inputs) if options.join is not None else None
     shape = source.shape()
     if shape is not None and shape.items == 0:
         raise InputError(
@@ -171,7 +166,7 @@ def _check_job(source: BatchInput, preparer: Any, options: BatchOptions) -> tupl
     voices = VoiceCache(preparer, strict=options.strict_sample)
     if options.sample is not None:
         voices.prepare_default(options.sample)
-    return template, shape, voices
+    return template, shape, voices, inputs, join_target
 
 
 class _SampleChecker:
@@ -209,12 +204,25 @@ def _check_outdir(outdir: Path) -> None:
         raise OutputError(f"{existing} is not writable", hint="give another -d/--outdir")
 
 
-def _check_join_target(target: Path) -> None:
-    from voiceclone_cli.sinks import check_output_path
+def _batch_temp_target(name: str) -> bool:
+    """What batch writes in OUTDIR through temp files: line WAVs and failed.jsonl."""
+    return name.lower().endswith(".wav") or name == FAILED_NAME
 
-    if target.suffix.lower() != ".wav":
+
+def _job_inputs(source: BatchInput, options: BatchOptions) -> list[NamedInput]:
+    """The files of the whole job that no output may overwrite."""
+    inputs = []
+    if source.path is not None:
+        inputs.append(NamedInput(source.path, "the batch input"))
+    if options.sample is not None:
+        inputs.append(NamedInput(options.sample, "the voice sample"))
+    return inputs
+
+
+def _check_join_target(target: Path, inputs: list[NamedInput]) -> OutputTarget:
+    if target.suffix.lower() != ".wav" and not str(target).startswith(("/dev/", "/proc/")):
         raise UsageError(f"--join {target}: the joined file is a WAV", hint="give it a .wav name")
-    check_output_path(target)
+    return inspect_output(target, inputs=inputs, option="--join")
 
 
 @dataclass(frozen=True)
@@ -236,7 +244,8 @@ class _BatchRun:
 
     def __init__(
         self, source: BatchInput, engine: Engine, options: BatchOptions, template: NameTemplate,
-        voices: VoiceCache, manifest: Manifest, outdir: Path, jobs: int, *, total: int | None,
+        voices: VoiceCache, manifest: Manifest, outdir: Path, jobs: int, inputs: list[NamedInput],
+        join_target: OutputTarget | None, *, total: int | None,
         line_width: int, index_width: int, on_line: LineCallback | None, dry_run: bool = False,
     ) -> None:
         self.source = source
@@ -248,6 +257,8 @@ class _BatchRun:
         self.outdir = outdir
         self.outdir_resolved = outdir.resolve()
         self.jobs = jobs
+        self.inputs = inputs
+        self.join_target = join_target
         self.line_width = line_width
         self.index_width = index_width
         self.counts = BatchCounts(total=total)
@@ -312,10 +323,10 @@ class _BatchRun:
             name = check_output_name(name)
             text = require_text(item.text or "", "the text").strip()
             self._claim(name, item.line)
-            path = self._output_path(name)
             sample = item.sample or self.options.sample
             if sample is None:
                 raise InputError('no sample for this line: give --sample, or a "sample" key')
+            path = self._output_path(name, sample)
             speed = self.options.speed if item.speed is None else item.speed
             pitch = self.options.pitch if item.pitch is None else item.pitch
             digest = line_hash(text=text, sample_sha256=self.voices.digest(sample),
@@ -363,18 +374,30 @@ class _BatchRun:
         first = self._claimed.setdefault(key, line)
         if first != line:
             raise InputError(f"output {name} is already used by line {first}")
+        recorded = self.manifest.case_variant(name)
+        if recorded is not None:
+            raise InputError(
+                f"output {name} differs only in case from {recorded}, made earlier: on macOS and "
+                "Windows disks they are one file, so writing it would overwrite that one"
+            )
 
-    def _output_path(self, name: str) -> Path:
+    def _output_path(self, name: str, sample: Path) -> Path:
         path = self.outdir / name
-        if path.parent != self.outdir and not self.dry_run:
+        if path.parent != self.outdir:
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                if not self.dry_run:
+                    path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise InputError(f"cannot create the folder for {name}: {exc.strerror}") from None
             if not path.parent.resolve().is_relative_to(self.outdir_resolved):
                 raise InputError(f"output {name} leads outside OUTDIR through a symbolic link")
         if path.is_dir():
             raise InputError(f"output {name} is a folder")
+        if path.exists():
+            for named in [*self.inputs, NamedInput(sample, "this line's voice sample")]:
+                if same_file(path, named.path):
+                    raise InputError(f"output {name} is {named.role} ({named.path}): "
+                                     "writing it would destroy it")
         return path
 
     def _key_inside_outdir(self, target: Path) -> str | None:
@@ -418,8 +441,8 @@ class _BatchRun:
                                     else "the batch did not finish")
             return
         try:
-            paths = (self.outdir / name for name in self._join_order or [])
-            summary.join_seconds = join_outputs(paths, self.options.join, self.options.gap_seconds)
+            paths = [self.outdir / name for name in self._join_order or []]
+            summary.join_seconds = join_outputs(paths, self.join_target, self.options.gap_seconds)
             summary.join_file = self.options.join
         except VoicecloneError as exc:
             summary.join_skipped = exc.message

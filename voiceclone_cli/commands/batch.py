@@ -11,6 +11,7 @@ import typer
 
 from voiceclone_cli.commands.common import (
     binary_stdin,
+    emit,
     make_engine,
     setup_logging,
     stderr_is_terminal,
@@ -104,7 +105,7 @@ def batch(
     if not quiet:
         _print_summary(summary)
     if as_json:
-        print(json.dumps(summary.to_dict()), flush=True)
+        emit(json.dumps(summary.to_dict()))
     if summary.error is not None:
         raise summary.error
 

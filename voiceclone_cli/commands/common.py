@@ -19,8 +19,32 @@ HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # every command and grou
 
 
 def err(message: str) -> None:
-    """One line for people, on stderr, scrubbed of secrets."""
-    print(scrub(message), file=sys.stderr, flush=True)
+    """One line for people, on stderr, scrubbed of secrets.
+
+    Never anywhere else: with stderr closed (``2>&-``) Python's ``print(file=None)`` would
+    write to stdout, into the audio. A stderr that fails is not worth failing the run for.
+    """
+    stream = sys.stderr
+    if stream is None:
+        return
+    try:
+        print(scrub(message), file=stream, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+def emit(text: str) -> None:
+    """One line of data on stdout (``--json``, values asked for); a failed write is exit 7."""
+    from voiceclone_cli.errors import OutputError
+
+    if sys.stdout is None:
+        raise OutputError("stdout is closed", hint="redirect it (> out.json) instead of closing it")
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        raise OutputError("the program reading stdout closed the pipe", hint="") from None
+    except OSError as exc:
+        raise OutputError(f"cannot write to stdout: {exc.strerror}") from None
 
 
 def info(message: str, quiet: bool = False) -> None:
@@ -78,6 +102,9 @@ def stderr_is_terminal() -> bool:
 
 
 def binary_stdout():
+    """stdout for bytes, or None if the process was started with stdout closed."""
+    if sys.stdout is None:
+        return None
     return getattr(sys.stdout, "buffer", sys.stdout)
 
 
@@ -85,14 +112,14 @@ def binary_stdin():
     return getattr(sys.stdin, "buffer", sys.stdin)
 
 
-def load_settings(flags: Mapping[str, Any] | None = None, quiet: bool = False):
+def load_settings(flags: Mapping[str, Any] | None = None, quiet: bool = False, strict: bool = True):
     """Resolve settings, show config-file warnings, and register the key for scrubbing."""
     from voiceclone_cli.settings import resolve
 
     if flags:
         register_secret(flags.get("api-key"))
     register_secret(os.environ.get("VOICECLONE_API_KEY"))
-    settings = resolve(flags)
+    settings = resolve(flags, strict=strict)
     register_secret(settings.api_key)
     if not quiet:
         for warning in settings.config.warnings:

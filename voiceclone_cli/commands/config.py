@@ -10,6 +10,7 @@ import typer
 
 from voiceclone_cli.commands.common import HELP_OPTIONS, PROG, binary_stdin, err, load_settings, stdin_is_terminal
 from voiceclone_cli.errors import UsageError
+from voiceclone_cli.settings import SPECS, shown_raw
 
 app = typer.Typer(
     help="Show and change settings (precedence: flag > environment > config file > default).",
@@ -23,12 +24,10 @@ app = typer.Typer(
     ),
 )
 
-KEY_HELP = "One of: api-key, endpoint, timeout, retries."
+KEY_HELP = f"One of: {', '.join(SPECS)}."
 
 
 def _spec(key: str):
-    from voiceclone_cli.settings import SPECS
-
     if key not in SPECS:
         raise UsageError(f"unknown setting {key!r}", hint=f"valid keys: {', '.join(SPECS)}")
     return SPECS[key]
@@ -46,8 +45,8 @@ def set_(
     key: Annotated[str, typer.Argument(metavar="KEY", help=KEY_HELP, show_default=False)],
     value: Annotated[Optional[str], typer.Argument(metavar="VALUE", help="New value; for api-key leave it out to be asked (hidden) or pipe it on stdin.", show_default=False)] = None,
 ) -> None:
-    """Save a setting in the config file (created 0600)."""
-    from voiceclone_cli.config_file import config_path, load_config, save_config
+    """Save a setting in the config file (created 0600; the previous file kept as config.toml.bak)."""
+    from voiceclone_cli.config_file import config_path, set_value
     from voiceclone_cli.redaction import register_secret
     from voiceclone_cli.settings import parse_value
 
@@ -61,18 +60,12 @@ def set_(
             "next time run 'voiceclone config set api-key' and type it at the prompt")
     register_secret(value if spec.secret else None)
     parsed = parse_value(key, value, f"the value for {key}")
-    path = config_path()
-    current = load_config(path)
-    for warning in current.warnings:
-        err(f"{PROG}: warning: {warning}")
-    values = dict(current.values)
-    values[key] = parsed
-    save_config(path, values)
     if spec.secret:
         register_secret(parsed)
-    shown = "****" + str(parsed)[-4:] if spec.secret else parsed
-    err(f"{PROG}: saved {key} = {shown} in {path}")
-    if os.environ.get(spec.env):
+    path = config_path()
+    set_value(path, key, parsed)
+    err(f"{PROG}: saved {key} = {spec.show(parsed)} in {path}")
+    if os.environ.get(spec.env, "").strip():
         err(f"{PROG}: note: {spec.env} is set and takes precedence over the config file")
 
 
@@ -80,45 +73,54 @@ def set_(
 def get(key: Annotated[str, typer.Argument(metavar="KEY", help=KEY_HELP, show_default=False)]) -> None:
     """Print the effective value of a setting (the API key redacted)."""
     _spec(key)
-    settings = load_settings()
+    settings = load_settings(strict=False)
+    error = settings.error(key)
+    if error is not None:
+        raise error
     print(settings.display(key))
 
 
 @app.command("unset", context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone config unset api-key")
 def unset(key: Annotated[str, typer.Argument(metavar="KEY", help=KEY_HELP, show_default=False)]) -> None:
-    """Remove a setting from the config file."""
-    from voiceclone_cli.config_file import config_path, load_config, save_config
+    """Remove a setting from the config file (the previous file kept as config.toml.bak)."""
+    from voiceclone_cli.config_file import config_path, unset_value
 
     _spec(key)
     path = config_path()
-    current = load_config(path)
-    if key not in current.values:
+    if unset_value(path, key):
+        err(f"{PROG}: removed {key} from {path}")
+    else:
         err(f"{PROG}: {key} is not set in {path}")
-        return
-    values = dict(current.values)
-    del values[key]
-    save_config(path, values)
-    err(f"{PROG}: removed {key} from {path}")
 
 
 @app.command("show", context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone config show --json")
 def show(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
-    """Every setting with its effective value and where it comes from."""
-    from voiceclone_cli.settings import SPECS
+    """Every setting with its effective value and where it comes from.
 
-    settings = load_settings()
-    rows = [(name, settings.display(name), settings.values[name].origin) for name in SPECS]
+    An invalid value (say a bad VOICECLONE_RETRIES) is shown, marked, with the others; the
+    command then fails (exit 3) so a script notices.
+    """
+    settings = load_settings(strict=False)
+    rows = [(name, settings.display(name), settings.values[name]) for name in SPECS]
     if as_json:
-        print(json.dumps({
-            "config_file": str(settings.config.path),
-            "settings": {n: {"value": v, "source": settings.values[n].source, "origin": o} for n, v, o in rows},
-        }))
-        return
-    width = max(len(n) for n, _, _ in rows)
-    vwidth = max(len(v) for _, v, _ in rows)
-    print(f"# config file: {settings.config.path}")
-    for name, shown, origin in rows:
-        print(f"{name:<{width}}  {shown:<{vwidth}}  ({origin})")
+        entries = {}
+        for name, shown, value in rows:
+            entries[name] = {"value": shown, "source": value.source, "origin": value.origin}
+            if value.problem is not None:
+                entries[name].update(value=shown_raw(name, value.raw), error=value.problem)
+        print(json.dumps({"config_file": str(settings.config.path), "settings": entries}))
+    else:
+        width = max(len(n) for n, _, _ in rows)
+        vwidth = max(len(v) for _, v, _ in rows)
+        print(f"# config file: {settings.config.path}")
+        for name, shown, value in rows:
+            print(f"{name:<{width}}  {shown:<{vwidth}}  ({value.origin})")
+    invalid = settings.invalid()
+    if invalid:
+        error = settings.error(invalid[0])
+        if len(invalid) > 1:
+            error.message += f" (and {len(invalid) - 1} more invalid setting(s), marked above)"
+        raise error
 
 
 @app.command("path", context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  $EDITOR \"$(voiceclone config path)\"")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from voiceclone_cli.commands.common import info
+from voiceclone_cli.commands.common import emit, info
 
 ESTIMATE_NOTE = "estimated at 15 characters a second of speech, divided by the speed"
 
@@ -14,7 +14,7 @@ ESTIMATE_NOTE = "estimated at 15 characters a second of speech, divided by the s
 def report(summary: dict[str, Any], rows: list[tuple[str, str]], *, as_json: bool, quiet: bool) -> None:
     """``summary`` is the JSON object; ``rows`` are its human lines as (label, value)."""
     if as_json:
-        print(json.dumps({"dry_run": True, **summary}), flush=True)
+        emit(json.dumps({"dry_run": True, **summary}))
         return
     info("dry run: nothing was sent and no file was written", quiet)
     width = max(len(label) for label, _ in rows)

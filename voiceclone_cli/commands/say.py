@@ -11,6 +11,7 @@ import typer
 from voiceclone_cli.commands.common import (
     binary_stdin,
     binary_stdout,
+    emit,
     info,
     make_engine,
     setup_logging,
@@ -82,13 +83,16 @@ def say(
     debug: options.Debug = False,
 ) -> None:
     """Speak TEXT in the voice of a sample: to a file, to stdout, or out loud."""
-    from voiceclone_cli.output import plan_output
+    from voiceclone_cli.output import NamedInput, plan_output
     from voiceclone_cli.speech import speak
 
     setup_logging(quiet=quiet, debug=debug)
     if sample is None:
         raise UsageError("missing --sample", hint='voiceclone say --sample me.wav "Hello there"')
     content = read_text(text, text_file)
+    inputs = [NamedInput(sample, "the voice sample")]
+    if text_file not in (None, "-"):
+        inputs.append(NamedInput(Path(text_file), "the text file"))
     engine = make_engine(local, no_cache, api_key, endpoint, retries, timeout, quiet, dry_run=dry_run)
     try:
         plan = plan_output(
@@ -96,12 +100,20 @@ def say(
             as_json=as_json and not dry_run,  # a dry run's JSON is its report: stdout carries no audio
             stdout=binary_stdout(), stdout_is_terminal=stdout_is_terminal(),
             on_raw_open=lambda rate: info(f"raw PCM: s16le, {rate} Hz, 1 channel", quiet),
+            inputs=inputs, sample_rate=sample_rate, text_chars=len(content), speed=speed,
         )
         if dry_run:
-            _dry_run(content, engine, sample, plan, speed=speed, pitch=pitch, strict=strict_sample,
-                     as_json=as_json, quiet=quiet)
+            try:
+                _dry_run(content, engine, sample, plan, speed=speed, pitch=pitch, strict=strict_sample,
+                         as_json=as_json, quiet=quiet)
+            finally:
+                plan.sink.abort()  # a dry run writes nothing: give back a name reserved for the output
             return
-        voice = engine.prepare_voice(sample, strict=strict_sample)
+        try:
+            voice = engine.prepare_voice(sample, strict=strict_sample)
+        except BaseException:
+            plan.sink.abort()  # e.g. a name reserved for the output: give it back
+            raise
         for note in voice.notes:
             info(note, quiet)
         with _progress(quiet) as on_progress:
@@ -113,6 +125,11 @@ def say(
         engine.close()
     path = plan.path
     if path is not None:
+        cached = f"; {result.cache_hits} of {result.chunks} chunks from the cache" if result.cache_hits else ""
+        if plan.auto_named:  # the user has not seen this name yet: always tell it
+            info(f"wrote {path} ({result.seconds:.1f} s{cached})")
+        elif not as_json:
+            info(f"wrote {path} ({result.seconds:.1f} s{cached})", quiet)
         if as_json:
             summary = {
                 "path": str(path),
@@ -124,12 +141,7 @@ def say(
                 "sample_rate": result.rate,
                 "engine": engine.name,
             }
-            print(json.dumps(summary), flush=True)
-        cached = f"; {result.cache_hits} of {result.chunks} chunks from the cache" if result.cache_hits else ""
-        if plan.auto_named:  # the user has not seen this name yet: always tell it
-            info(f"wrote {path} ({result.seconds:.1f} s{cached})")
-        elif not as_json:
-            info(f"wrote {path} ({result.seconds:.1f} s{cached})", quiet)
+            emit(json.dumps(summary))
 
 
 def _dry_run(content, engine, sample, plan, *, speed, pitch, strict, as_json, quiet) -> None:
