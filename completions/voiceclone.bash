@@ -15,6 +15,7 @@ _voiceclone() {
             ":say") path="say" ;;
             "cache:clear") path="cache clear" ;;
             "cache:path") path="cache path" ;;
+            "cache:stats") path="cache stats" ;;
             "config:get") path="config get" ;;
             "config:path") path="config path" ;;
             "config:set") path="config set" ;;
@@ -30,19 +31,23 @@ _voiceclone() {
         "batch")
             case "$prev" in --outdir|-d|--sample|-s|--join) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;; esac
             case "$prev" in --jobs|-j|--name-template|--input-format|--gap|--speed|--pitch|--retries|--timeout|--endpoint|--api-key) return ;; esac
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help --outdir -d --sample -s --jobs -j --name-template --input-format --join --gap --force --fail-fast --speed --pitch --strict-sample --retries --timeout --endpoint --api-key --local --no-cache --json --quiet -q --debug' -- "$cur"))
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help --outdir -d --sample -s --jobs -j --name-template --input-format --join --gap --force --fail-fast --speed --pitch --strict-sample --retries --timeout --endpoint --api-key --local --no-cache --dry-run --json --quiet -q --debug' -- "$cur"))
             else COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null
             fi ;;
         "cache")
             if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help' -- "$cur"))
-            else COMPREPLY=($(compgen -W 'clear path' -- "$cur"))
+            else COMPREPLY=($(compgen -W 'clear path stats' -- "$cur"))
             fi ;;
         "cache clear")
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help' -- "$cur"))
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help --responses --profiles' -- "$cur"))
             else COMPREPLY=($(compgen -W '' -- "$cur"))
             fi ;;
         "cache path")
             if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help' -- "$cur"))
+            else COMPREPLY=($(compgen -W '' -- "$cur"))
+            fi ;;
+        "cache stats")
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help --json' -- "$cur"))
             else COMPREPLY=($(compgen -W '' -- "$cur"))
             fi ;;
         "config")
@@ -76,7 +81,7 @@ _voiceclone() {
         "say")
             case "$prev" in --sample|-s|--text-file|-f|--output|-o) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;; esac
             case "$prev" in --speed|--pitch|--retries|--timeout|--endpoint|--api-key|--format|--sample-rate|--prefetch) return ;; esac
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help --sample -s --text-file -f --output -o --speed --pitch --strict-sample --retries --timeout --endpoint --api-key --local --no-cache --play --format --sample-rate --raw --prefetch --json --quiet -q --debug' -- "$cur"))
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help --sample -s --text-file -f --output -o --speed --pitch --strict-sample --retries --timeout --endpoint --api-key --local --no-cache --dry-run --play --format --sample-rate --raw --prefetch --json --quiet -q --debug' -- "$cur"))
             else COMPREPLY=($(compgen -W '' -- "$cur"))
             fi ;;
     esac

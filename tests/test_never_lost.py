@@ -324,7 +324,9 @@ def test_a_full_disk_keeps_the_old_file_and_leaves_no_temp(api_env, sample_wav, 
     keep.write_bytes(b"older take")
     text = " ".join(f"Sentence number {i} is here." for i in range(40))
     proc = subprocess.run(
-        [BIN, "say", "-s", sample_wav, text, "-o", keep], capture_output=True, env=env_for(api_env), timeout=60,
+        # --no-cache: the limit would also stop the response cache's stores (a warning line).
+        [BIN, "say", "-s", sample_wav, text, "-o", keep, "--no-cache"], capture_output=True, env=env_for(api_env),
+        timeout=60,
         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (64_000, 64_000)),
     )
     assert proc.returncode == 7, proc.stderr

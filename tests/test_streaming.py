@@ -63,7 +63,7 @@ def test_prefetch_bounds_requests_in_flight(cli, api_env, sample_wav, tmp_path, 
     api_env.state.latency = 0.2
     for prefetch in (1, 3):
         state["peak"] = 0
-        r = cli(["say", "-s", sample_wav, LONG, "-o", tmp_path / "o.wav", "--prefetch", prefetch])
+        r = cli(["say", "-s", sample_wav, LONG, "-o", tmp_path / "o.wav", "--prefetch", prefetch, "--no-cache"])
         assert r.code == 0, r.stderr
         assert state["peak"] == prefetch
 

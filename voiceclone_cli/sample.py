@@ -9,6 +9,7 @@ bundled libsndfile for WAV, PyAV's bundled FFmpeg for MP3 and M4A.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import os
@@ -56,7 +57,7 @@ class PreparedSample:
     source: Path
     notes: list[str] = field(default_factory=list)
 
-    @property
+    @functools.cached_property  # hashed once per voice, not once per chunk's cache lookup
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
 

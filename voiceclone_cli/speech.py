@@ -27,6 +27,10 @@ from voiceclone_cli.sinks import Sink
 
 ProgressCallback = Callable[[int, int, float], None]  # chunks done, chunks total, audio seconds
 
+# Dry runs estimate audio length from text: ~15 characters per second of speech at speed 1.0
+# (about 150 words a minute, a usual narration pace). The real length depends on the voice.
+CHARS_PER_SECOND = 15.0
+
 
 @dataclass
 class SpeakResult:
@@ -35,7 +39,43 @@ class SpeakResult:
     chunks: int
     requests: int
     retries: int
+    cache_hits: int  # chunks answered from the response cache instead of the engine
     joins: list[float]  # seconds into the output where chunks meet
+
+
+@dataclass
+class SpeechPlan:
+    """What speaking a text would cost, worked out without making any audio (``--dry-run``)."""
+
+    chunks: int
+    characters: int  # as sent: the chunks' own characters
+    cached: int  # chunks the response cache would answer
+    audio_seconds: float  # an estimate: see CHARS_PER_SECOND
+
+    @property
+    def requests(self) -> int:
+        """At most this many: a chunk repeated within the text may be answered by the cache."""
+        return self.chunks - self.cached
+
+
+def estimate_seconds(characters: int, speed: float) -> float:
+    return characters / CHARS_PER_SECOND / speed
+
+
+def plan_speech(text: str, engine: Engine, voice: Any, *, speed: float = 1.0, pitch: float = 0.0) -> SpeechPlan:
+    """Chunk ``text`` exactly as ``speak`` will and count what the engine would be asked for."""
+    chunks = _chunks(text, engine)
+    is_cached = getattr(engine, "is_cached", None)  # only behind the response cache
+    cached = sum(1 for chunk in chunks if is_cached and is_cached(chunk, voice, speed=speed, pitch=pitch))
+    characters = sum(len(chunk) for chunk in chunks)
+    return SpeechPlan(len(chunks), characters, cached, estimate_seconds(characters, speed))
+
+
+def _chunks(text: str, engine: Engine) -> list[str]:
+    chunks = chunk_text(text, engine.max_chunk_chars, engine.first_chunk_chars)
+    if not chunks:
+        raise TextError("the text is empty", hint="give some words to speak")
+    return chunks
 
 
 def speak(
@@ -52,9 +92,7 @@ def speak(
     on_progress: ProgressCallback | None = None,
 ) -> SpeakResult:
     """Speak ``text`` into ``sink``; on any failure the sink is aborted and the error re-raised."""
-    chunks = chunk_text(text, engine.max_chunk_chars, engine.first_chunk_chars)
-    if not chunks:
-        raise TextError("the text is empty", hint="give some words to speak")
+    chunks = _chunks(text, engine)
     joiner = Joiner(rate, join)
     workers = max(1, min(prefetch, engine.max_workers, len(chunks)))
     results = OrderedPrefetcher(
@@ -88,5 +126,6 @@ def speak(
         chunks=len(chunks),
         requests=stats.get("requests", 0),
         retries=stats.get("retries", 0),
+        cache_hits=stats.get("cache_hits", 0),
         joins=[index / joiner.rate for index in joiner.joins],
     )

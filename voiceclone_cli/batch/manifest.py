@@ -51,7 +51,7 @@ class Finished:
 class Manifest:
     """Append-only, thread-safe record of finished outputs; see the module docstring."""
 
-    def __init__(self, path: Path, fd: int, finished: dict[str, Finished]) -> None:
+    def __init__(self, path: Path, fd: int | None, finished: dict[str, Finished]) -> None:
         self.path = path
         self._fd: int | None = fd
         self._finished = finished
@@ -75,6 +75,18 @@ class Manifest:
             os.close(fd)
             raise
         return cls(path, fd, finished)
+
+    @classmethod
+    def read_only(cls, outdir: Path) -> Manifest:
+        """What is finished, without locking, creating or repairing anything (for dry runs)."""
+        path = outdir / MANIFEST_NAME
+        try:
+            finished, _ = _read(path)
+        except FileNotFoundError:
+            finished = {}
+        except OSError as exc:
+            raise OutputError(f"cannot read the batch manifest {path}: {exc.strerror}") from None
+        return cls(path, None, finished)
 
     def __enter__(self) -> Manifest:
         return self

@@ -47,6 +47,7 @@ class BatchSummary:
     requests: int
     retries: int
     outdir: Path
+    cache_hits: int = 0  # chunks answered from the response cache, not requested again
     failed_file: Path | None = None
     join_file: Path | None = None
     join_seconds: float | None = None
@@ -67,6 +68,7 @@ class BatchSummary:
             "elapsed_seconds": round(self.elapsed_seconds, 3),
             "requests": self.requests,
             "retries": self.retries,
+            "cache_hits": self.cache_hits,
             "engine": self.engine,
             "jobs": self.jobs,
             "outdir": str(self.outdir),
@@ -79,6 +81,24 @@ class BatchSummary:
                 for f in self.failures
             ],
         }
+
+
+@dataclass
+class BatchPlan:
+    """What a batch would cost (``--dry-run``): lines to do, already done, invalid, requests."""
+
+    total: int | None
+    to_do: int = 0
+    skipped: int = 0  # already done, per the manifest: no request
+    invalid: list[LineOutcome] = field(default_factory=list)  # would fail before any request
+    chunks: int = 0
+    cached: int = 0  # chunks the response cache would answer
+    characters: int = 0
+    audio_seconds: float = 0.0  # an estimate, see ``speech.CHARS_PER_SECOND``
+
+    @property
+    def requests(self) -> int:
+        return self.chunks - self.cached
 
 
 class BatchStopped(VoicecloneError):

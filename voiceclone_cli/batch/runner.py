@@ -43,6 +43,7 @@ from voiceclone_cli.batch.results import (
     SKIPPED,
     STOPPED,
     BatchCounts,
+    BatchPlan,
     BatchStopped,
     BatchSummary,
     LineOutcome,
@@ -106,23 +107,7 @@ def run_batch(
     created: the name template, the --join path, a file input that is empty or not UTF-8, and
     the default sample. Callbacks run on the thread that settled the line, one at a time.
     """
-    template = NameTemplate(options.name_template)
-    if options.sample is None and source.format == TEXT:
-        raise UsageError(
-            "missing --sample",
-            hint="every line of a text file needs it; JSONL lines can name their own \"sample\"",
-        )
-    inputs = _job_inputs(source, options)
-    join_target = _check_join_target(options.join, inputs) if options.join is not None else None
-    shape = source.shape()
-    if shape is not None and shape.items == 0:
-        raise InputError(
-            f"{source.name} has no lines to speak",
-            hint="blank lines and lines starting with # are skipped",
-        )
-    voices = VoiceCache(engine, strict=options.strict_sample)
-    if options.sample is not None:
-        voices.prepare_default(options.sample)
+    template, shape, voices, inputs, join_target = _check_job(source, engine, options)
     outdir = options.outdir
     _prepare_outdir(outdir)
     jobs = max(1, min(options.jobs, engine.max_workers))
@@ -144,6 +129,57 @@ def run_batch(
         return run.run()
 
 
+def plan_batch(source: BatchInput, engine: Engine, options: BatchOptions) -> BatchPlan:
+    """What ``run_batch`` would do with these lines (``--dry-run``), doing none of it.
+
+    The same checks refuse the job or a line, and lines are chunked as the engine will; but
+    nothing is sent, OUTDIR and its sub-folders are not created, the manifest is read without
+    being locked or repaired, and failed.jsonl is left alone. Samples are checked, not analysed.
+    """
+    template, shape, voices, inputs, join_target = _check_job(source, _SampleChecker(), options)
+    _check_outdir(options.outdir)
+    run = _BatchRun(source, engine, options, template, voices, Manifest.read_only(options.outdir),
+                    options.outdir, 1, inputs, join_target, total=shape.items if shape else None,
+                    line_width=count_width(shape.last_line if shape else None),
+                    index_width=count_width(shape.items if shape else None),
+                    on_line=None, dry_run=True)
+    return run.plan()
+
+
+def _check_job(source: BatchInput, preparer: Any, options: BatchOptions) -> tuple[
+        NameTemplate, Any, VoiceCache, list[NamedInput], OutputTarget | None]:
+    """Everything the whole job depends on, refused before OUTDIR is created or a request sent."""
+    template = NameTemplate(options.name_template)
+    if options.sample is None and source.format == TEXT:
+        raise UsageError(
+            "missing --sample",
+            hint="every line of a text file needs it; JSONL lines can name their own \"sample\"",
+        )
+    inputs = _job_inputs(source, options)
+    join_target = _check_join_target(options.join, inputs) if options.join is not None else None
+    shape = source.shape()
+    if shape is not None and shape.items == 0:
+        raise InputError(
+            f"{source.name} has no lines to speak",
+            hint="blank lines and lines starting with # are skipped",
+        )
+    voices = VoiceCache(preparer, strict=options.strict_sample)
+    if options.sample is not None:
+        voices.prepare_default(options.sample)
+    return template, shape, voices, inputs, join_target
+
+
+class _SampleChecker:
+    """Prepares a dry run's voices: the sample is checked as every engine checks it, but no
+    voice is analysed (the local engine would take seconds and write a voice profile)."""
+
+    @staticmethod
+    def prepare_voice(sample_path: Path, *, strict: bool = False) -> Any:
+        from voiceclone_cli.sample import prepare_sample
+
+        return prepare_sample(sample_path, strict=strict)
+
+
 def _prepare_outdir(outdir: Path) -> None:
     """Create OUTDIR if needed (like ``mkdir -p``) and make sure files can be written there."""
     try:
@@ -154,6 +190,18 @@ def _prepare_outdir(outdir: Path) -> None:
         raise OutputError(f"cannot create {outdir}: {exc.strerror}") from None
     if not os.access(outdir, os.W_OK | os.X_OK):
         raise OutputError(f"{outdir} is not writable", hint="give another -d/--outdir")
+
+
+def _check_outdir(outdir: Path) -> None:
+    """What ``_prepare_outdir`` would refuse, found without creating anything."""
+    existing = outdir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        what = f"{outdir} is a file" if existing == outdir else f"cannot create {outdir}: {existing} is a file"
+        raise OutputError(f"{what}, not a folder", hint="give a folder to -d/--outdir")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"{existing} is not writable", hint="give another -d/--outdir")
 
 
 def _batch_temp_target(name: str) -> bool:
@@ -198,7 +246,7 @@ class _BatchRun:
         self, source: BatchInput, engine: Engine, options: BatchOptions, template: NameTemplate,
         voices: VoiceCache, manifest: Manifest, outdir: Path, jobs: int, inputs: list[NamedInput],
         join_target: OutputTarget | None, *, total: int | None,
-        line_width: int, index_width: int, on_line: LineCallback | None,
+        line_width: int, index_width: int, on_line: LineCallback | None, dry_run: bool = False,
     ) -> None:
         self.source = source
         self.engine = engine
@@ -215,6 +263,7 @@ class _BatchRun:
         self.index_width = index_width
         self.counts = BatchCounts(total=total)
         self._on_line = on_line
+        self.dry_run = dry_run  # plan lines only: no folder made, nothing queued or written
         self._tasks: queue.Queue = queue.Queue(maxsize=jobs)
         self._stop = threading.Event()
         self._lock = threading.Lock()  # guards counts, failures, the stop error and callbacks
@@ -293,6 +342,30 @@ class _BatchRun:
             return None
         return _Job(item, text, name, path, voice, speed, pitch, digest)
 
+    def plan(self) -> BatchPlan:
+        """Decide every line as ``run`` would, and add up what the lines to do would cost."""
+        from voiceclone_cli.speech import plan_speech
+
+        plan = BatchPlan(total=self.counts.total)
+        with contextlib.closing(self.source.items()) as items:
+            for item in items:
+                job = self._plan(item)
+                if job is None:
+                    continue
+                try:
+                    cost = plan_speech(job.text, self.engine, job.voice, speed=job.speed, pitch=job.pitch)
+                except VoicecloneError as exc:
+                    self._fail(job.item, job.output, exc)
+                    continue
+                plan.to_do += 1
+                plan.chunks += cost.chunks
+                plan.cached += cost.cached
+                plan.characters += cost.characters
+                plan.audio_seconds += cost.audio_seconds
+        plan.skipped = self.counts.skipped
+        plan.invalid = list(self._failure_list)
+        return plan
+
     def _claim(self, name: str, line: int) -> None:
         """Two lines must never write one file (case-folded: some file systems ignore case)."""
         key = name.casefold()
@@ -312,7 +385,8 @@ class _BatchRun:
         path = self.outdir / name
         if path.parent != self.outdir:
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                if not self.dry_run:
+                    path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise InputError(f"cannot create the folder for {name}: {exc.strerror}") from None
             if not path.parent.resolve().is_relative_to(self.outdir_resolved):
@@ -352,7 +426,7 @@ class _BatchRun:
         summary = BatchSummary(
             status=status, counts=counts, failures=failures, engine=self.engine.name,
             jobs=self.jobs, elapsed_seconds=0.0, requests=stats.get("requests", 0),
-            retries=stats.get("retries", 0), outdir=self.outdir,
+            retries=stats.get("retries", 0), outdir=self.outdir, cache_hits=stats.get("cache_hits", 0),
         )
         summary.failed_file = self._failures.commit(whole_input_read=status in (COMPLETE, PARTIAL))
         if self.options.join is not None:

@@ -67,6 +67,7 @@ def batch(
     api_key: options.ApiKey = None,
     local: options.Local = False,
     no_cache: options.NoCache = False,
+    dry_run: options.DryRun = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a one-line JSON summary on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr: no progress bar, no summary table.")] = False,
     debug: options.Debug = False,
@@ -88,7 +89,14 @@ def batch(
         jobs=jobs, name_template=name_template, force=force, fail_fast=fail_fast, join=join,
         gap_seconds=DEFAULT_GAP_SECONDS if gap is None else gap,
     )
-    engine = make_engine(local, no_cache, api_key, endpoint, retries, timeout, quiet, max_workers=jobs)
+    engine = make_engine(local, no_cache, api_key, endpoint, retries, timeout, quiet, max_workers=jobs,
+                         dry_run=dry_run)
+    if dry_run:
+        try:
+            _dry_run(source, engine, options, as_json=as_json, quiet=quiet)
+        finally:
+            engine.close()
+        return
     try:
         with _Progress(enabled=not quiet and stderr_is_terminal()) as progress:
             summary = run_batch(source, engine, options, on_start=progress.start, on_line=progress.line)
@@ -100,6 +108,32 @@ def batch(
         emit(json.dumps(summary.to_dict()))
     if summary.error is not None:
         raise summary.error
+
+
+def _dry_run(source, engine, options, *, as_json: bool, quiet: bool) -> None:
+    from voiceclone_cli.batch.runner import plan_batch
+    from voiceclone_cli.commands import dry_run
+
+    plan = plan_batch(source, engine, options)
+    numbers = {"requests": plan.requests, "chunks": plan.chunks, "cached": plan.cached,
+               "characters": plan.characters, "audio_seconds": plan.audio_seconds}
+    invalid = [{"line": f.line, "output": f.output, "reason": f.reason, "exit_code": f.exit_code}
+               for f in plan.invalid]
+    rows = [("lines", "?" if plan.total is None else str(plan.total)),
+            ("to do", str(plan.to_do)),
+            ("already done", f"{plan.skipped} (skipped: no request)"),
+            ("invalid", f"{len(invalid)}" + (" (would fail before any request)" if invalid else "")),
+            *dry_run.cost_rows(**numbers),
+            ("engine", engine.name)]
+    rows += [(f"  line {f['line']}", f"{f['output'] or ''}: {f['reason']}") for f in invalid[:FAILURES_SHOWN]]
+    if len(invalid) > FAILURES_SHOWN:
+        rows.append(("  …", f"and {len(invalid) - FAILURES_SHOWN} more (see --json)"))
+    dry_run.report(
+        {"lines": plan.total, "to_do": plan.to_do, "skipped": plan.skipped, "invalid": len(invalid),
+         **dry_run.cost_fields(**numbers), "engine": engine.name, "outdir": str(options.outdir),
+         "invalid_lines": invalid},
+        rows, as_json=as_json, quiet=quiet,
+    )
 
 
 class _Progress:
@@ -168,6 +202,8 @@ def _print_summary(summary: BatchSummary) -> None:
     if c.total is not None and c.total > c.settled:
         table.add_row("not attempted", str(c.total - c.settled), "run the same command again to resume")
     table.add_row("requests", str(summary.requests), f"{summary.retries} retries")
+    if summary.cache_hits:
+        table.add_row("cached", str(summary.cache_hits), "chunks answered from the response cache")
     table.add_row("time", f"{summary.elapsed_seconds:.1f} s", f"{summary.engine} engine, {summary.jobs} jobs")
     if summary.join_file is not None:
         table.add_row("joined", f"{summary.join_seconds:.1f} s", Text(str(summary.join_file)))

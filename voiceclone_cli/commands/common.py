@@ -128,17 +128,27 @@ def load_settings(flags: Mapping[str, Any] | None = None, quiet: bool = False, s
 
 
 def make_engine(local: bool, no_cache: bool, api_key, endpoint, retries, timeout, quiet: bool,
-                *, max_workers: int = 8):
-    """The remote engine (settings and key checked here, before any work) or the local one."""
+                *, max_workers: int = 8, dry_run: bool = False):
+    """The remote engine (settings and key checked here, before any work) or the local one,
+    behind the response cache unless ``no_cache``. A dry run needs no key: it sends nothing."""
+    from voiceclone_cli.response_cache import ResponseCache
+
+    cache = None if no_cache else ResponseCache()  # a bad cache size is refused before any work
     if local:
         from voiceclone_cli.engines.local import LocalEngine
 
         engine = LocalEngine(use_cache=not no_cache)
-        engine.warm_up()
-        return engine
-    from voiceclone_cli.engines.remote import RemoteEngine
+        if not dry_run:
+            engine.warm_up()
+    else:
+        from voiceclone_cli.engines.remote import RemoteEngine
 
-    settings = load_settings(
-        {"api-key": api_key, "endpoint": endpoint, "retries": retries, "timeout": timeout}, quiet
-    )
-    return RemoteEngine(settings, max_workers=max_workers)
+        settings = load_settings(
+            {"api-key": api_key, "endpoint": endpoint, "retries": retries, "timeout": timeout}, quiet
+        )
+        engine = RemoteEngine(settings, max_workers=max_workers, require_key=not dry_run)
+    if cache is None:
+        return engine
+    from voiceclone_cli.engines.cached import CachedEngine
+
+    return CachedEngine(engine, cache)

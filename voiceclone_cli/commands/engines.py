@@ -1,8 +1,9 @@
-"""``voiceclone engines`` and ``voiceclone cache``: what can speak, and the profile cache."""
+"""``voiceclone engines`` and ``voiceclone cache``: what can speak, and the caches."""
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Annotated
 
 import typer
@@ -29,28 +30,72 @@ def engines(as_json: Annotated[bool, typer.Option("--json", help="Machine-readab
 
 
 cache_app = typer.Typer(
-    help="The voice-profile cache used by --local.",
+    help="The caches: engine answers (so no chunk is paid for twice), and --local's voice profiles and model.",
     no_args_is_help=True,
     context_settings=HELP_OPTIONS,
-    epilog="[bold]Examples[/bold]\n\n  voiceclone cache path\n\n  voiceclone cache clear",
+    epilog="[bold]Examples[/bold]\n\n  voiceclone cache stats\n\n  voiceclone cache clear --responses\n\n  voiceclone cache path",
 )
 
 
-@cache_app.command("clear", context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone cache clear")
-def clear() -> None:
-    """Delete the cached voice profiles and the prepared voice model (rebuilt on demand)."""
-    from voiceclone_cli.profile_cache import ProfileCache, clear_models
+@cache_app.command("stats", context_settings=HELP_OPTIONS,
+                   epilog="[bold]Examples[/bold]\n\n  voiceclone cache stats\n\n  voiceclone cache stats --json | jq .bytes")
+def stats(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """Entries and size of the response cache, its cap, and the hits and misses of recent runs."""
+    from voiceclone_cli.response_cache import ResponseCache
 
-    cache = ProfileCache()
-    profiles = cache.clear()
-    models = clear_models()
-    err(f"{PROG}: removed {profiles.files} cached voice profile(s) and {models.files} prepared model(s), "
-        f"{(profiles.bytes + models.bytes) / 1e6:.1f} MB, from {cache.directory.parent}")
+    cache = ResponseCache()
+    found = cache.stats()
+    if as_json:
+        print(json.dumps({"path": str(cache.directory), "entries": found.entries, "bytes": found.bytes,
+                          "max_bytes": found.max_bytes, "runs": found.runs}))
+        return
+    cap = "off (VOICECLONE_CACHE_SIZE=0: nothing is stored)" if found.max_bytes <= 0 else _size(found.max_bytes)
+    print(f"responses  {found.entries} entries, {_size(found.bytes)} of {cap}")
+    print(f"path       {cache.directory}")
+    if found.runs:
+        hits = sum(run.get("hits", 0) for run in found.runs)
+        misses = sum(run.get("misses", 0) for run in found.runs)
+        print(f"last {len(found.runs)} runs  {hits} chunks from the cache, {misses} requested")
+        for run in found.runs:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.get("time", 0)))
+            print(f"  {when}  {run.get('engine', '?'):<7} {run.get('hits', 0):>5} cached  {run.get('misses', 0):>5} requested")
+
+
+@cache_app.command("clear", context_settings=HELP_OPTIONS,
+                   epilog="[bold]Examples[/bold]\n\n  voiceclone cache clear\n\n  voiceclone cache clear --responses\n\n  voiceclone cache clear --profiles")
+def clear(
+    responses: Annotated[bool, typer.Option("--responses", help="Only the cached engine answers.")] = False,
+    profiles: Annotated[bool, typer.Option("--profiles", help="Only --local's voice profiles and prepared model.")] = False,
+) -> None:
+    """Empty the caches (everything, unless --responses or --profiles picks one); all is rebuilt on demand."""
+    from voiceclone_cli.profile_cache import ProfileCache, clear_models
+    from voiceclone_cli.response_cache import ResponseCache
+
+    both = not responses and not profiles
+    removed = []
+    if responses or both:
+        cache = ResponseCache(max_bytes=0)  # clearing must work even with a bad size setting
+        answers = cache.clear()
+        removed.append(f"{answers.files} cached response(s), {_size(answers.bytes)}, from {cache.directory}")
+    if profiles or both:
+        profile_cache = ProfileCache()
+        voices = profile_cache.clear()
+        models = clear_models()
+        removed.append(f"{voices.files} cached voice profile(s) and {models.files} prepared model(s), "
+                       f"{_size(voices.bytes + models.bytes)}, from {profile_cache.directory.parent}")
+    err(f"{PROG}: removed " + "; ".join(removed))
 
 
 @cache_app.command("path", context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  du -sh \"$(voiceclone cache path)\"")
 def path() -> None:
-    """Print the cache directory (voice profiles and the prepared model)."""
+    """Print the cache directory (responses, voice profiles and the prepared model)."""
     from voiceclone_cli.profile_cache import ProfileCache
 
     print(ProfileCache().directory.parent)
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"

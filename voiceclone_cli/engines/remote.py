@@ -12,17 +12,23 @@ from voiceclone_cli.sample import PreparedSample, prepare_sample
 from voiceclone_cli.settings import Settings
 from voiceclone_cli.wav import Audio
 
+API_CONTRACT = "sync-clone/1"
+
 
 class RemoteEngine:
     name = "remote"
     max_chunk_chars = MAX_CHUNK_CHARS
     first_chunk_chars = None  # every request costs: fill each one
     cpu_bound = False
+    version = API_CONTRACT  # the same request to the same contract gives the same audio
 
-    def __init__(self, settings: Settings, *, max_workers: int = 8, gate: RateGate | None = None) -> None:
-        if not settings.api_key:
+    def __init__(self, settings: Settings, *, max_workers: int = 8, gate: RateGate | None = None,
+                 require_key: bool = True) -> None:
+        """``require_key=False`` is for dry runs, which plan requests but never send one."""
+        if require_key and not settings.api_key:
             raise MissingApiKeyError("no API key for the sync-clone API")
         self.max_workers = max_workers
+        self.endpoint = settings.api_url
         self.client = SyncCloneClient(
             settings.api_url,
             settings.api_key,

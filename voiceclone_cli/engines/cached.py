@@ -1,0 +1,72 @@
+"""Any engine behind the response cache: a chunk answered once is never asked for again.
+
+``make_engine`` wraps every engine in this once, so ``say``, ``batch`` and whatever comes later
+go through the cache without knowing it. Batch workers share one wrapped engine: the cache is
+thread-safe and the wrapper keeps no per-call state.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from voiceclone_cli.response_cache import ResponseCache, response_key
+
+if TYPE_CHECKING:
+    from voiceclone_cli.engines.base import Engine
+    from voiceclone_cli.sample import PreparedSample
+    from voiceclone_cli.wav import Audio
+
+
+def sample_of(voice: Any) -> PreparedSample:
+    """The prepared sample behind a voice: the voice itself (remote) or what it was learnt from."""
+    return getattr(voice, "sample", voice)
+
+
+class CachedEngine:
+    def __init__(self, engine: Engine, cache: ResponseCache) -> None:
+        self.engine = engine
+        self.cache = cache
+        self.name = engine.name
+        self.max_chunk_chars = engine.max_chunk_chars
+        self.first_chunk_chars = engine.first_chunk_chars
+        self.max_workers = engine.max_workers
+        self.cpu_bound = engine.cpu_bound
+        self.endpoint = engine.endpoint
+
+    @property
+    def version(self) -> str:
+        return self.engine.version
+
+    def __getattr__(self, name: str) -> Any:  # engine-specific extras (``client``, ``warm_up``...)
+        return getattr(self.engine, name)
+
+    def key(self, text: str, voice: Any, *, speed: float, pitch: float) -> str:
+        return response_key(
+            engine=self.name, endpoint=self.endpoint, sample_sha256=sample_of(voice).sha256,
+            text=text, speed=speed, pitch=pitch, version=self.engine.version,
+        )
+
+    def is_cached(self, text: str, voice: Any, *, speed: float = 1.0, pitch: float = 0.0) -> bool:
+        """Whether this chunk would be answered from the cache (read-only: for dry runs)."""
+        return self.cache.contains(self.key(text, voice, speed=speed, pitch=pitch))
+
+    def prepare_voice(self, sample_path: Path, *, strict: bool = False) -> Any:
+        return self.engine.prepare_voice(sample_path, strict=strict)
+
+    def synthesize(self, text: str, voice: Any, *, speed: float = 1.0, pitch: float = 0.0) -> Audio:
+        key = self.key(text, voice, speed=speed, pitch=pitch)
+        audio = self.cache.get(key)
+        if audio is None:
+            audio = self.engine.synthesize(text, voice, speed=speed, pitch=pitch)
+            self.cache.put(key, audio)
+        return audio
+
+    def stats(self) -> dict[str, int]:
+        return {**self.engine.stats(), "cache_hits": self.cache.hits}
+
+    def close(self) -> None:
+        try:
+            self.engine.close()
+        finally:
+            self.cache.record_run(engine=self.name, hits=self.cache.hits, misses=self.cache.misses)
