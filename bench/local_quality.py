@@ -26,7 +26,6 @@ import argparse
 import csv
 import io
 import json
-import os
 import re
 import sys
 import tempfile
