@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from voiceclone_cli.commands.common import HELP_OPTIONS, PROG, err
+from voiceclone_cli.commands.presentation import Command, Group
 
 
 def engines(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
@@ -31,12 +32,14 @@ def engines(as_json: Annotated[bool, typer.Option("--json", help="Machine-readab
 cache_app = typer.Typer(
     help="The voice-profile cache used by --local.",
     no_args_is_help=True,
+    add_completion=False,  # completions are static files (completions/)
     context_settings=HELP_OPTIONS,
+    cls=Group,
     epilog="[bold]Examples[/bold]\n\n  voiceclone cache path\n\n  voiceclone cache clear",
 )
 
 
-@cache_app.command("clear", context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone cache clear")
+@cache_app.command("clear", cls=Command, context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone cache clear")
 def clear() -> None:
     """Delete the cached voice profiles and the prepared voice model (rebuilt on demand)."""
     from voiceclone_cli.profile_cache import ProfileCache, clear_models
@@ -48,7 +51,7 @@ def clear() -> None:
         f"{(profiles.bytes + models.bytes) / 1e6:.1f} MB, from {cache.directory.parent}")
 
 
-@cache_app.command("path", context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  du -sh \"$(voiceclone cache path)\"")
+@cache_app.command("path", cls=Command, context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  du -sh \"$(voiceclone cache path)\"")
 def path() -> None:
     """Print the cache directory (voice profiles and the prepared model)."""
     from voiceclone_cli.profile_cache import ProfileCache
