@@ -79,7 +79,7 @@ def say(
     local: options.Local = False,
     no_cache: options.NoCache = False,
     play: Annotated[bool, typer.Option("--play", help="Play through the default audio device as it is made (with -o: play and save).")] = False,
-    format_name: Annotated[Optional[str], typer.Option("--format", metavar="|".join(FORMATS), autocompletion=format_names, help="wav, flac, ogg or mp3. Default: from the -o extension, else wav.", show_default=False)] = None,
+    format_name: Annotated[Optional[str], typer.Option("--format", metavar="|".join(FORMATS), autocompletion=format_names, help="Output format. Default: from the -o extension, else wav.", show_default=False)] = None,
     sample_rate: Annotated[Optional[int], typer.Option("--sample-rate", metavar="HZ", min=8000, max=192000, help="Resample the output to this rate (Hz).", show_default=False)] = None,
     raw: Annotated[bool, typer.Option("--raw", help="Headerless 16-bit mono PCM on stdout; the rate is printed on stderr.")] = False,
     prefetch: Annotated[int, typer.Option(metavar="N", min=1, max=8, help="Chunks made ahead while the current one is written or played.")] = 2,
