@@ -177,3 +177,28 @@ def test_a_failing_player_gives_exit_9_with_its_last_stderr_line(cli, api_env, s
     [line] = r.stderr.splitlines()
     assert line.startswith(f"voiceclone: error: the player {Path(sys.executable).name} failed: ")
     assert ("hw:7 is busy" if body is FAILING else "cannot open hw:7") in line
+
+
+class _NoDevice:
+    name = "nodevice"
+
+    def available(self):
+        return True
+
+    def probe(self):
+        from voiceclone_cli.errors import PlaybackError
+
+        raise PlaybackError("no card found")
+
+
+def test_no_device_with_a_file_output_suggests_dropping_play(cli, api_env, sample_wav, tmp_path, monkeypatch):
+    import voiceclone_cli.players as players
+
+    monkeypatch.setattr(players, "_backends", lambda: [_NoDevice()])
+    out = tmp_path / "x.wav"
+    r = cli(["say", "-s", sample_wav, "Hello.", "--play", "-o", out])
+    assert r.code == 9 and "no output device" in r.stderr
+    assert "-o out.wav" not in r.stderr and "drop --play" in r.stderr and str(out) in r.stderr
+    assert api_env.requests == []
+    r = cli(["say", "-s", sample_wav, "Hello.", "--play"])  # without a file the hint still offers one
+    assert r.code == 9 and "-o out.wav" in r.stderr
