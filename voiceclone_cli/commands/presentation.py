@@ -81,7 +81,7 @@ def _version_option():
     return option
 
 
-def _with_version(command, ctx, params: list) -> list:
+def _with_version(command, params: list) -> list:
     taken = {name for p in command.params for name in (*p.opts, *p.secondary_opts)}
     if not command.add_help_option or taken & set(VERSION_OPTION_NAMES):
         return params
@@ -92,11 +92,11 @@ class Command(TyperCommand):
     """A voiceclone command: readable metavars in its help, and ``--version``."""
 
     def get_params(self, ctx) -> list:
-        return _present(_with_version(self, ctx, super().get_params(ctx)))
+        return _present(_with_version(self, super().get_params(ctx)))
 
 
 class Group(TyperGroup):
     """A voiceclone command group: readable help, and ``--version``."""
 
     def get_params(self, ctx) -> list:
-        return _present(_with_version(self, ctx, super().get_params(ctx)))
+        return _present(_with_version(self, super().get_params(ctx)))
