@@ -25,63 +25,65 @@ _voiceclone() {
     done
     case "$path" in
         "")
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help -V --version' -- "$cur"))
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--help -h --version -V' -- "$cur"))
             else COMPREPLY=($(compgen -W 'batch cache config engines say' -- "$cur"))
             fi ;;
         "batch")
             case "$prev" in --outdir|-d|--sample|-s|--join) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;; esac
+            case "$prev" in --input-format) COMPREPLY=($(compgen -W 'auto text jsonl' -- "$cur")); return ;; esac
             case "$prev" in --jobs|-j|--name-template|--input-format|--gap|--speed|--pitch|--retries|--timeout|--endpoint|--api-key) return ;; esac
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help --outdir -d --sample -s --jobs -j --name-template --input-format --join --gap --force --fail-fast --speed --pitch --strict-sample --retries --timeout --endpoint --api-key --local --no-cache --dry-run --json --quiet -q --debug' -- "$cur"))
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--outdir -d --sample -s --jobs -j --name-template --input-format --join --gap --force --fail-fast --speed --pitch --strict-sample --retries --timeout --endpoint --api-key --local --no-cache --dry-run --json --quiet -q --debug --help -h --version -V' -- "$cur"))
             else COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null
             fi ;;
         "cache")
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help' -- "$cur"))
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--help -h --version -V' -- "$cur"))
             else COMPREPLY=($(compgen -W 'clear path stats' -- "$cur"))
             fi ;;
         "cache clear")
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help --responses --profiles' -- "$cur"))
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--responses --profiles --help -h --version -V' -- "$cur"))
             else COMPREPLY=($(compgen -W '' -- "$cur"))
             fi ;;
         "cache path")
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help' -- "$cur"))
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--help -h --version -V' -- "$cur"))
             else COMPREPLY=($(compgen -W '' -- "$cur"))
             fi ;;
         "cache stats")
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help --json' -- "$cur"))
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--json --help -h --version -V' -- "$cur"))
             else COMPREPLY=($(compgen -W '' -- "$cur"))
             fi ;;
         "config")
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help' -- "$cur"))
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--help -h --version -V' -- "$cur"))
             else COMPREPLY=($(compgen -W 'get path set show unset' -- "$cur"))
             fi ;;
         "config get")
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help' -- "$cur"))
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--help -h --version -V' -- "$cur"))
             else COMPREPLY=($(compgen -W 'api-key endpoint timeout retries cache-size' -- "$cur"))
             fi ;;
         "config path")
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help' -- "$cur"))
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--help -h --version -V' -- "$cur"))
             else COMPREPLY=($(compgen -W '' -- "$cur"))
             fi ;;
         "config set")
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help' -- "$cur"))
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--help -h --version -V' -- "$cur"))
             else COMPREPLY=($(compgen -W 'api-key endpoint timeout retries cache-size' -- "$cur"))
             fi ;;
         "config show")
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help --json' -- "$cur"))
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--json --help -h --version -V' -- "$cur"))
             else COMPREPLY=($(compgen -W '' -- "$cur"))
             fi ;;
         "config unset")
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help' -- "$cur"))
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--help -h --version -V' -- "$cur"))
             else COMPREPLY=($(compgen -W 'api-key endpoint timeout retries cache-size' -- "$cur"))
             fi ;;
         "engines")
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help --json' -- "$cur"))
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--json --help -h --version -V' -- "$cur"))
             else COMPREPLY=($(compgen -W '' -- "$cur"))
             fi ;;
         "say")
             case "$prev" in --sample|-s|--text-file|-f|--output|-o) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;; esac
+            case "$prev" in --format) COMPREPLY=($(compgen -W 'wav flac ogg mp3' -- "$cur")); return ;; esac
             case "$prev" in --speed|--pitch|--retries|--timeout|--endpoint|--api-key|--format|--sample-rate|--prefetch) return ;; esac
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '-h --help --sample -s --text-file -f --output -o --speed --pitch --strict-sample --retries --timeout --endpoint --api-key --local --no-cache --dry-run --play --format --sample-rate --raw --prefetch --json --quiet -q --debug' -- "$cur"))
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--sample -s --text-file -f --output -o --speed --pitch --strict-sample --retries --timeout --endpoint --api-key --local --no-cache --dry-run --play --format --sample-rate --raw --prefetch --json --quiet -q --debug --help -h --version -V' -- "$cur"))
             else COMPREPLY=($(compgen -W '' -- "$cur"))
             fi ;;
     esac

@@ -4,8 +4,8 @@
 _voiceclone() {
     local -a subcmds; subcmds=('batch:Speak every line of a text or JSONL file into its own WAV; re-runs resume where they stopped.' 'cache:The caches: engine answers (so no chunk is paid for twice), and --local'\''s voice profiles and model.' 'config:Show and change settings (precedence: flag > environment > config file > default).' 'engines:List the speech engines, whether each is installed, and how to install it.' 'say:Speak TEXT in the voice of a sample: to a file, to stdout, or out loud.')
     _arguments -C \
-        '(-h --help)'{-h,--help}'[Show help and exit.]' \
-        '(-V --version)'{-V,--version}'[Show the version and exit.]' \
+        '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+        '(--version -V)'{--version,-V}'[Show the version and exit.]' \
         '1: :->cmd' '*:: :->args'
     case $state in
         cmd) _describe 'command' subcmds ;;
@@ -21,18 +21,17 @@ _voiceclone() {
 
 _voiceclone_batch() {
     _arguments \
-        '(-h --help)'{-h,--help}'[Show help and exit.]' \
         '(--outdir -d)'{--outdir,-d}'[Folder for the WAV files (created if missing), the manifest and failed.jsonl.]:file:_files' \
         '(--sample -s)'{--sample,-s}'[Voice sample\: WAV, MP3 or M4A, 5-30 s. Optional only if every JSONL line names its own.]:file:_files' \
         '(--jobs -j)'{--jobs,-j}'[Lines in flight at once (capped at what the engine can run).]:value: ' \
         '--name-template[Output names from {n} (item number), {line} (line number; both zero-padded) and {slug} (the text'\''s first words). \[default\: {line}\]]:value: ' \
-        '--input-format[How to read INPUT. auto\: .jsonl is JSONL, .txt is text, otherwise JSONL if the first line starts with {.]:value: ' \
+        '--input-format[How to read INPUT. auto\: .jsonl is JSONL, .txt is text, otherwise JSONL if the first line starts with {.]:value:(auto text jsonl)' \
         '--join[Also write every line, in order, into this one WAV.]:file:_files' \
         '--gap[Silence between lines in the --join file, seconds. \[default\: 0.5\]]:value: ' \
         '--force[Redo every line, even those already done.]' \
         '--fail-fast[Stop at the first failed line (exit with its code).]' \
-        '--speed[Speech speed, 0.5-2.0. JSONL lines may override it.]:value: ' \
-        '--pitch[Pitch shift, -1.0-1.0 (0 = unchanged). JSONL lines may override it.]:value: ' \
+        '--speed[Speech speed (1.0 = natural). JSONL lines may override it.]:value: ' \
+        '--pitch[Pitch shift (0 = unchanged). JSONL lines may override it.]:value: ' \
         '--strict-sample[Refuse a sample that is too long or large instead of fitting it.]' \
         '--retries[Retries after 429, 5xx and network errors. \[default\: 4\]]:value: ' \
         '--timeout[Seconds one request attempt may take, from connecting to the last byte. \[default\: 120\]]:value: ' \
@@ -44,13 +43,16 @@ _voiceclone_batch() {
         '--json[Print a one-line JSON summary on stdout.]' \
         '(--quiet -q)'{--quiet,-q}'[Only errors on stderr\: no progress bar, no summary table.]' \
         '--debug[Tracebacks and a redacted request log on stderr.]' \
+        '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+        '(--version -V)'{--version,-V}'[Show the version and exit.]' \
         '*:file:_files'
 }
 
 _voiceclone_cache() {
     local -a subcmds; subcmds=('clear:Empty the caches (everything, unless --responses or --profiles picks one); all is rebuilt on demand.' 'path:Print the cache directory (responses, voice profiles and the prepared model).' 'stats:Entries and size of the response cache, its cap, and the hits and misses of recent runs.')
     _arguments -C \
-        '(-h --help)'{-h,--help}'[Show help and exit.]' \
+        '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+        '(--version -V)'{--version,-V}'[Show the version and exit.]' \
         '1: :->cmd' '*:: :->args'
     case $state in
         cmd) _describe 'command' subcmds ;;
@@ -64,29 +66,33 @@ _voiceclone_cache() {
 
 _voiceclone_cache_clear() {
     _arguments \
-        '(-h --help)'{-h,--help}'[Show help and exit.]' \
         '--responses[Only the cached engine answers.]' \
         '--profiles[Only --local'\''s voice profiles and prepared model.]' \
+        '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+        '(--version -V)'{--version,-V}'[Show the version and exit.]' \
         '*:text: '
 }
 
 _voiceclone_cache_path() {
     _arguments \
-        '(-h --help)'{-h,--help}'[Show help and exit.]' \
+        '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+        '(--version -V)'{--version,-V}'[Show the version and exit.]' \
         '*:text: '
 }
 
 _voiceclone_cache_stats() {
     _arguments \
-        '(-h --help)'{-h,--help}'[Show help and exit.]' \
         '--json[Machine-readable output.]' \
+        '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+        '(--version -V)'{--version,-V}'[Show the version and exit.]' \
         '*:text: '
 }
 
 _voiceclone_config() {
     local -a subcmds; subcmds=('get:Print the effective value of a setting (the API key redacted).' 'path:Print the config file'\''s path (it may not exist yet).' 'set:Save a setting in the config file (created 0600; the previous file kept as config.toml.bak).' 'show:Every setting with its effective value and where it comes from.' 'unset:Remove a setting from the config file (the previous file kept as config.toml.bak).')
     _arguments -C \
-        '(-h --help)'{-h,--help}'[Show help and exit.]' \
+        '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+        '(--version -V)'{--version,-V}'[Show the version and exit.]' \
         '1: :->cmd' '*:: :->args'
     case $state in
         cmd) _describe 'command' subcmds ;;
@@ -102,50 +108,55 @@ _voiceclone_config() {
 
 _voiceclone_config_get() {
     _arguments \
-        '(-h --help)'{-h,--help}'[Show help and exit.]' \
+        '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+        '(--version -V)'{--version,-V}'[Show the version and exit.]' \
         '1:key:(api-key endpoint timeout retries cache-size)'
 }
 
 _voiceclone_config_path() {
     _arguments \
-        '(-h --help)'{-h,--help}'[Show help and exit.]' \
+        '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+        '(--version -V)'{--version,-V}'[Show the version and exit.]' \
         '*:text: '
 }
 
 _voiceclone_config_set() {
     _arguments \
-        '(-h --help)'{-h,--help}'[Show help and exit.]' \
+        '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+        '(--version -V)'{--version,-V}'[Show the version and exit.]' \
         '1:key:(api-key endpoint timeout retries cache-size)'
 }
 
 _voiceclone_config_show() {
     _arguments \
-        '(-h --help)'{-h,--help}'[Show help and exit.]' \
         '--json[Machine-readable output.]' \
+        '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+        '(--version -V)'{--version,-V}'[Show the version and exit.]' \
         '*:text: '
 }
 
 _voiceclone_config_unset() {
     _arguments \
-        '(-h --help)'{-h,--help}'[Show help and exit.]' \
+        '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+        '(--version -V)'{--version,-V}'[Show the version and exit.]' \
         '1:key:(api-key endpoint timeout retries cache-size)'
 }
 
 _voiceclone_engines() {
     _arguments \
-        '(-h --help)'{-h,--help}'[Show help and exit.]' \
         '--json[Machine-readable output.]' \
+        '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+        '(--version -V)'{--version,-V}'[Show the version and exit.]' \
         '*:text: '
 }
 
 _voiceclone_say() {
     _arguments \
-        '(-h --help)'{-h,--help}'[Show help and exit.]' \
         '(--sample -s)'{--sample,-s}'[Voice sample\: WAV, MP3 or M4A, 5-30 s.]:file:_files' \
         '(--text-file -f)'{--text-file,-f}'[Read the text from a file ('\''-'\'' for stdin).]:file:_files' \
         '(--output -o)'{--output,-o}'[File to write (.wav .flac .ogg .mp3), or '\''-'\'' for WAV on stdout. Default\: stdout when piped, else voiceclone-DATE-TIME.wav.]:file:_files' \
-        '--speed[Speech speed, 0.5-2.0.]:value: ' \
-        '--pitch[Pitch shift, -1.0-1.0 (0 = unchanged).]:value: ' \
+        '--speed[Speech speed (1.0 = natural).]:value: ' \
+        '--pitch[Pitch shift (0 = unchanged).]:value: ' \
         '--strict-sample[Refuse a sample that is too long or large instead of fitting it.]' \
         '--retries[Retries after 429, 5xx and network errors. \[default\: 4\]]:value: ' \
         '--timeout[Seconds one request attempt may take, from connecting to the last byte. \[default\: 120\]]:value: ' \
@@ -155,13 +166,15 @@ _voiceclone_say() {
         '--no-cache[Use no cache at all\: request every chunk again (answers are neither read from nor saved to the response cache) and, with --local, analyse the sample again.]' \
         '--dry-run[Check everything and print the requests, characters, cached chunks and estimated audio minutes, without sending anything or writing any file. Needs no API key.]' \
         '--play[Play through the default audio device as it is made (with -o\: play and save).]' \
-        '--format[wav, flac, ogg or mp3. Default\: from the -o extension, else wav.]:value: ' \
+        '--format[Output format. Default\: from the -o extension, else wav.]:value:(wav flac ogg mp3)' \
         '--sample-rate[Resample the output to this rate (Hz).]:value: ' \
         '--raw[Headerless 16-bit mono PCM on stdout; the rate is printed on stderr.]' \
         '--prefetch[Chunks made ahead while the current one is written or played.]:value: ' \
         '--json[Print a one-line JSON summary on stdout (with -o FILE).]' \
         '(--quiet -q)'{--quiet,-q}'[Only errors on stderr.]' \
         '--debug[Tracebacks and a redacted request log on stderr.]' \
+        '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+        '(--version -V)'{--version,-V}'[Show the version and exit.]' \
         '*:text: '
 }
 

@@ -35,10 +35,38 @@ def test_bash_completes_commands_options_and_keys():
     assert set(bash_complete(["voiceclone", "config", "set", "''"])) == {"api-key", "endpoint", "timeout", "retries", "cache-size"}
 
 
-def test_bash_completes_files_for_path_options(tmp_path, monkeypatch):
+@pytest.mark.parametrize("words", [["say", "--sample"], ["say", "-s"], ["say", "-o"], ["say", "-f"],
+                                   ["batch", "in.txt", "--join"], ["batch", "in.txt", "-d"]])
+def test_bash_completes_files_for_path_options(tmp_path, monkeypatch, words):
     (tmp_path / "me.wav").write_bytes(b"")
     monkeypatch.chdir(tmp_path)
-    assert bash_complete(["voiceclone", "say", "--sample", "m"]) == ["me.wav"]
+    assert bash_complete(["voiceclone", *words, "m"]) == ["me.wav"]
+
+
+def test_bash_completes_option_values_from_the_code():
+    from voiceclone_cli.commands.batch import InputFormat
+    from voiceclone_cli.formats import FORMATS
+
+    assert bash_complete(["voiceclone", "say", "--format", "''"]) == list(FORMATS) == ["wav", "flac", "ogg", "mp3"]
+    assert bash_complete(["voiceclone", "say", "--format", "f"]) == ["flac"]
+    assert bash_complete(["voiceclone", "batch", "x.txt", "--input-format", "''"]) == [f.value for f in InputFormat]
+    assert bash_complete(["voiceclone", "batch", "x.txt", "--input-format", "''"]) == ["auto", "text", "jsonl"]
+
+
+def test_zsh_and_fish_offer_the_same_values():
+    rendered = generate_completions.render()
+    assert "'--format[Output format. Default\\: from the -o extension, else wav.]:value:(wav flac ogg mp3)'" in rendered["voiceclone.zsh"]
+    assert ":value:(auto text jsonl)'" in rendered["voiceclone.zsh"]
+    fish = rendered["voiceclone.fish"].splitlines()
+    assert any("-l format -r -f -a 'wav flac ogg mp3'" in line for line in fish)
+    assert any("-l input-format -r -f -a 'auto text jsonl'" in line for line in fish)
+    assert any("-s s -r -F" in line for line in fish)  # -s/--sample still completes files
+
+
+@pytest.mark.parametrize("words", [["say"], ["config", "set"], ["cache"]])
+def test_version_is_offered_wherever_help_is(words):
+    offered = bash_complete(["voiceclone", *words, "-"])
+    assert {"--help", "-h", "--version", "-V"} <= set(offered)
 
 
 @pytest.mark.parametrize("shell, args", [("zsh", ["-n"]), ("fish", ["--no-execute"])])

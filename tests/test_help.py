@@ -1,11 +1,14 @@
-"""Every command's --help shows a real example, and --help never loads the heavy libraries."""
+"""Every command's --help shows a real example and what to type, --version works wherever
+--help does, and --help never loads the heavy libraries."""
 
+import re
 import subprocess
 import sys
 
 import pytest
 import typer
 
+from voiceclone_cli import __version__
 from voiceclone_cli.cli import app
 
 
@@ -29,6 +32,60 @@ def test_help_shows_an_example(cli, path, flag):
     text = r.out
     assert "Example" in text
     assert "voiceclone " + " ".join(path) in " ".join(text.split()) or path == []
+
+
+def _command_at(path):
+    command = typer.main.get_command(app)
+    for name in path:
+        command = command.commands[name]
+    return command
+
+
+TYPE_TAG = re.compile(r"<(bool|str|int|float|path|[a-z]+ range|[\w|]+)>")
+
+
+@pytest.mark.parametrize("path", all_command_paths(), ids=lambda p: " ".join(p) or "voiceclone")
+def test_help_shows_what_to_type_not_python_types(cli, path):
+    r = cli([*path, "--help"])
+    assert r.code == 0
+    text = r.out
+    assert TYPE_TAG.search(text) is None, TYPE_TAG.search(text).group(0)
+    for param in _command_at(path).params:
+        if param.param_type_name == "argument":
+            assert "{" + param.metavar not in text  # usage reads INPUT, not {INPUT}
+    assert "--install-completion" not in text  # completions are static files
+    assert "Example" in text
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.mark.parametrize("path, expected", [
+    (["batch"], ["Usage: voiceclone batch [OPTIONS] INPUT ", "--outdir -d DIR", "--jobs -j N [1<=x<=32]",
+                 "--input-format auto|text|jsonl", "--join FILE", "--gap SECONDS", "--speed 0.5..2.0 Speech"]),
+    (["say"], ["Usage: voiceclone say [OPTIONS] [TEXT] ", "--sample -s PATH", "--format wav|flac|ogg|mp3",
+               "--sample-rate HZ", "--timeout SECONDS", "--endpoint URL", "--api-key KEY",
+               "--pitch -1.0..1.0 Pitch", "--play Play", "--retries N [0<=x<=20]"]),
+    (["config", "set"], ["Usage: voiceclone config set [OPTIONS] KEY [VALUE] "]),
+])
+def test_value_options_show_a_metavar_and_flags_show_none(cli, path, expected):
+    text = _flat(cli([*path, "--help"]).out.replace("│", " "))
+    for piece in expected:
+        assert piece in text
+    assert "0.5<=x<=2.0" not in text  # the metavar already is the range
+
+
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+@pytest.mark.parametrize("path", all_command_paths(), ids=lambda p: " ".join(p) or "voiceclone")
+def test_version_works_wherever_help_does(cli, path, flag):
+    r = cli([*path, flag])
+    assert (r.code, r.out, r.stderr) == (0, f"voiceclone {__version__}\n", "")
+
+
+def test_version_comes_first_like_help(cli):
+    r = cli(["say", "--speed", "9", "--version"])  # eager: the bad value is never looked at
+    assert r.code == 0 and r.out == f"voiceclone {__version__}\n"
 
 
 def test_help_does_not_import_heavy_modules():

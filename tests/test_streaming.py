@@ -242,7 +242,7 @@ def test_real_aplay_on_the_null_device(api_env, sample_wav, tmp_path):
 def test_unknown_forced_player(cli, api_env, sample_wav, monkeypatch):
     monkeypatch.setenv("VOICECLONE_PLAYER", "winamp")
     r = cli(["say", "-s", sample_wav, "Hello.", "--play"])
-    assert r.code == 9 and "unknown player 'winamp'" in r.stderr
+    assert r.code == 9 and "player 'winamp'" in r.stderr and "not on PATH" in r.stderr
 
 
 def test_prefetcher_keeps_order_and_can_make_the_first_item_alone():

@@ -18,6 +18,7 @@ from voiceclone_cli.commands import engines as engines_cmd
 from voiceclone_cli.commands.batch import EXAMPLES as BATCH_EXAMPLES
 from voiceclone_cli.commands.batch import batch
 from voiceclone_cli.commands.common import HELP_OPTIONS, PROG, err
+from voiceclone_cli.commands.presentation import Command, Group
 from voiceclone_cli.commands.say import EXAMPLES as SAY_EXAMPLES
 from voiceclone_cli.commands.say import say
 from voiceclone_cli.errors import ExitCode, VoicecloneError
@@ -46,9 +47,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings=HELP_OPTIONS,
+    cls=Group,
 )
 for _name, (_function, _epilog) in COMMANDS.items():
-    app.command(_name, epilog=_epilog, context_settings=HELP_OPTIONS)(_function)
+    app.command(_name, cls=Command, epilog=_epilog, context_settings=HELP_OPTIONS)(_function)
 for _name, _group in GROUPS.items():
     app.add_typer(_group, name=_name)
 
@@ -69,7 +71,7 @@ def _build(name: str):
         return typer.main.get_command(GROUPS[name])
     function, epilog = COMMANDS[name]
     single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    single.command(name, epilog=epilog, context_settings=HELP_OPTIONS)(function)
+    single.command(name, cls=Command, epilog=epilog, context_settings=HELP_OPTIONS)(function)
     return typer.main.get_command(single)
 
 

@@ -3,8 +3,11 @@
 The first choice is miniaudio (its C library is inside the wheel). If it cannot open a
 device, a command-line player found on PATH is used (``paplay``, ``aplay`` and ``ffplay``
 stream from stdin; macOS's ``afplay`` needs a file, so it plays once everything is made).
-``VOICECLONE_PLAYER`` forces one, with optional arguments (e.g. ``aplay -D hw:1``).
-Every backend is probed before any synthesis, so a machine without sound fails fast.
+``VOICECLONE_PLAYER`` forces one: any command that plays WAV from its stdin or from a file
+(``mpv -``, ``ffplay -nodisp -autoexit -``, ``afplay {}``), or a known player with extra
+arguments (``aplay -D hw:1``); ``player_from_command`` has the rule. Every backend is checked
+before any synthesis (the known ones by playing 10 ms of silence), so a machine without sound
+fails fast.
 """
 
 from __future__ import annotations
@@ -132,17 +135,62 @@ class MiniaudioBackend:
         return _MiniaudioStream(rate)
 
 
+class _StderrTail:
+    """Reads a player's stderr to the end on a thread, keeping only its last bytes.
+
+    A pipe that nobody reads fills up (64 KB on Linux) and then blocks the player in its next
+    write to stderr: a player printing a level meter (``aplay -vv``) would stop reading the
+    audio and hang the run. The tail is kept for the message when the player fails.
+    """
+
+    _KEEP = 4096
+
+    def __init__(self, stream) -> None:
+        self._tail = b""
+        self._thread = threading.Thread(target=self._drain, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _drain(self, stream) -> None:
+        with stream:
+            while chunk := stream.read1(65536):
+                self._tail = (self._tail + chunk)[-self._KEEP:]
+
+    def last_line(self) -> str:
+        # bounded: a child of the player may hold the pipe open after the player has exited
+        self._thread.join(timeout=5)
+        lines = [line.strip() for line in self._tail.decode("utf-8", "replace").splitlines()]
+        lines = [line for line in lines if line]
+        return lines[-1][:200] if lines else ""
+
+
+def _spawn(argv: list[str], name: str, stdin) -> tuple[subprocess.Popen, _StderrTail]:
+    try:
+        proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    except OSError as exc:
+        raise PlaybackError(f"cannot start the player {name}: {exc.strerror or exc}") from None
+    return proc, _StderrTail(proc.stderr)
+
+
+def _failure(name: str, proc: subprocess.Popen, stderr: _StderrTail) -> PlaybackError:
+    return PlaybackError(f"the player {name} failed: {stderr.last_line() or f'exit code {proc.returncode}'}")
+
+
 class _ProcessStream:
-    def __init__(self, argv: list[str]) -> None:
-        self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.PIPE)
+    """Feeds a player's stdin as the audio is made (raw PCM, or WAV after ``header``)."""
+
+    def __init__(self, argv: list[str], name: str, header: bytes = b"") -> None:
+        self._name = name
+        self._proc, self._stderr = _spawn(argv, name, subprocess.PIPE)
+        if header:
+            self.write(header)
 
     def write(self, pcm16: bytes) -> None:
         try:
             self._proc.stdin.write(pcm16)
             self._proc.stdin.flush()
         except BrokenPipeError:
-            raise PlaybackError(f"the player stopped: {self._error()}") from None
+            self._reap()
+            raise _failure(self._name, self._proc, self._stderr) from None
 
     def finish(self) -> None:
         try:
@@ -150,37 +198,42 @@ class _ProcessStream:
         except BrokenPipeError:
             pass
         if self._proc.wait() != 0:
-            raise PlaybackError(f"the player failed: {self._error()}")
+            raise _failure(self._name, self._proc, self._stderr)
 
     def abort(self) -> None:
         self._proc.kill()
         self._proc.wait()
 
-    def _error(self) -> str:
-        text = (self._proc.stderr.read() or b"").decode("utf-8", "replace").strip()
-        return text.splitlines()[-1][:200] if text else f"exit code {self._proc.poll()}"
+    def _reap(self) -> None:
+        """The player closed its stdin: give it a moment to exit and say why."""
+        try:
+            self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.abort()
+
+
+RAW_PCM_ARGS = {
+    "paplay": ["--raw", "--format=s16le", "--channels=1", "--rate={rate}"],
+    "aplay": ["-q", "-t", "raw", "-f", "S16_LE", "-c", "1", "-r", "{rate}"],
+    "ffplay": ["-nodisp", "-autoexit", "-loglevel", "error", "-f", "s16le", "-ar", "{rate}",
+               "-ch_layout", "mono", "-i", "-"],
+}
 
 
 class CommandBackend:
-    """A player program that reads raw 16-bit mono PCM from stdin."""
-
-    _RAW_ARGS = {
-        "paplay": ["--raw", "--format=s16le", "--channels=1", "--rate={rate}"],
-        "aplay": ["-q", "-t", "raw", "-f", "S16_LE", "-c", "1", "-r", "{rate}"],
-        "ffplay": ["-nodisp", "-autoexit", "-loglevel", "error", "-f", "s16le", "-ar", "{rate}",
-                   "-ch_layout", "mono", "-i", "-"],
-    }
+    """A known player program fed raw 16-bit mono PCM on stdin, with the arguments it needs."""
 
     def __init__(self, program: str, extra_args: list[str] | None = None) -> None:
-        self.name = program
+        self.program = program
+        self.name = Path(program).name
         self.extra_args = extra_args or []
 
     def argv(self, rate: int) -> list[str]:
-        raw = [a.format(rate=rate) for a in self._RAW_ARGS[self.name]]
-        return [shutil.which(self.name) or self.name, *self.extra_args, *raw]
+        raw = [a.format(rate=rate) for a in RAW_PCM_ARGS[self.name]]
+        return [shutil.which(self.program) or self.program, *self.extra_args, *raw]
 
     def available(self) -> bool:
-        return shutil.which(self.name) is not None
+        return shutil.which(self.program) is not None
 
     def probe(self) -> None:
         silence = b"\0" * (_PROBE_RATE // 50)  # 10 ms
@@ -190,15 +243,37 @@ class CommandBackend:
             raise PlaybackError(f"{self.name} cannot play ({reason[-1][:160] if reason else proc.returncode})")
 
     def start(self, rate: int) -> PlayerStream:
-        return _ProcessStream(self.argv(rate))
+        return _ProcessStream(self.argv(rate), self.name)
+
+
+class WavStdinBackend:
+    """Any command that plays a WAV stream from its stdin (``mpv -``, ``play -``, ...).
+
+    It gets the streaming header (sizes unknown) and then the audio as it is made. There is no
+    probe: nothing tells how to test an arbitrary program without playing something.
+    """
+
+    def __init__(self, words: list[str]) -> None:
+        self.words = words
+        self.name = Path(words[0]).name
+
+    def available(self) -> bool:
+        return shutil.which(self.words[0]) is not None
+
+    def probe(self) -> None:
+        """Found on PATH is all that can be checked."""
+
+    def start(self, rate: int) -> PlayerStream:
+        argv = [shutil.which(self.words[0]) or self.words[0], *self.words[1:]]
+        return _ProcessStream(argv, self.name, header=wav_header(rate))
 
 
 class _FileThenPlayStream:
     """For players that only take files: collect, then play when complete."""
 
-    def __init__(self, program: str, rate: int) -> None:
-        self._program, self._rate = program, rate
-        self._file = tempfile.NamedTemporaryFile(suffix=".wav", delete=False)
+    def __init__(self, words: list[str], name: str, rate: int) -> None:
+        self._words, self._name, self._rate = words, name, rate
+        self._file = tempfile.NamedTemporaryFile(prefix="voiceclone-", suffix=".wav", delete=False)
         self._file.write(wav_header(rate, frames=0))
         self._frames = 0
 
@@ -211,8 +286,10 @@ class _FileThenPlayStream:
         self._file.write(wav_header(self._rate, frames=self._frames))
         self._file.close()
         try:
-            if subprocess.run([self._program, self._file.name]).returncode != 0:
-                raise PlaybackError(f"{self._program} failed to play")
+            argv = [word.replace("{}", self._file.name) for word in self._words]
+            proc, stderr = _spawn(argv, self._name, subprocess.DEVNULL)
+            if proc.wait() != 0:
+                raise _failure(self._name, proc, stderr)
         finally:
             Path(self._file.name).unlink(missing_ok=True)
 
@@ -221,43 +298,71 @@ class _FileThenPlayStream:
         Path(self._file.name).unlink(missing_ok=True)
 
 
-class AfplayBackend:
-    name = "afplay"
+class WavFileBackend:
+    """A command given the path of a complete WAV file in place of ``{}``, once all audio is made.
+
+    macOS's ``afplay`` only plays files; so does any command written as ``player {}``.
+    """
+
+    def __init__(self, words: list[str]) -> None:
+        self.words = words
+        self.name = Path(words[0]).name
 
     def available(self) -> bool:
-        return shutil.which("afplay") is not None
+        return shutil.which(self.words[0]) is not None
 
     def probe(self) -> None:
-        """afplay ships with macOS and always has the system output."""
+        """Found on PATH is all that can be checked (afplay always has the system output)."""
 
     def start(self, rate: int) -> PlayerStream:
-        return _FileThenPlayStream(shutil.which("afplay") or "afplay", rate)
+        words = [shutil.which(self.words[0]) or self.words[0], *self.words[1:]]
+        return _FileThenPlayStream(words, self.name, rate)
 
 
 def _backends() -> list[PlayerBackend]:
     return [MiniaudioBackend(), CommandBackend("paplay"), CommandBackend("aplay"),
-            CommandBackend("ffplay"), AfplayBackend()]
+            CommandBackend("ffplay"), WavFileBackend(["afplay", "{}"])]
 
 
-def _forced(spec: str) -> PlayerBackend:
-    words = shlex.split(spec)
-    name, extra = (words[0], words[1:]) if words else ("", [])
-    if name == "miniaudio":
+def player_from_command(command: str) -> PlayerBackend:
+    """The backend for a ``VOICECLONE_PLAYER`` command line.
+
+    ``miniaudio`` names the built-in backend. Otherwise: a command with ``{}`` in an argument
+    gets the path of a complete WAV file there once all audio is made; a command with a lone
+    ``-`` argument gets a WAV stream on its stdin; a known player (paplay, aplay, ffplay) with
+    neither gets raw PCM and the arguments that describe it, after the user's own; ``afplay``
+    gets the file as its last argument; any other command gets the WAV stream on its stdin.
+    """
+    try:
+        words = shlex.split(command)
+    except ValueError as exc:
+        raise PlaybackError(f"cannot read {PLAYER_ENV} ({exc})", hint=f'fix its quoting, e.g. {PLAYER_ENV}="mpv -"') from None
+    if not words:
+        raise PlaybackError(f"{PLAYER_ENV} holds no command", hint=f'unset it, or set it to a player, e.g. {PLAYER_ENV}="mpv -"')
+    program, args = words[0], words[1:]
+    if words == ["miniaudio"]:
         return MiniaudioBackend()
+    if shutil.which(program) is None:
+        raise PlaybackError(
+            f"player {program!r} from {PLAYER_ENV} is not installed or not on PATH",
+            hint=f"install it, give its full path, or unset {PLAYER_ENV} to use the default player",
+        )
+    name = Path(program).name
+    if any("{}" in arg for arg in args):
+        return WavFileBackend(words)
+    if "-" in args:
+        return WavStdinBackend(words)
+    if name in RAW_PCM_ARGS:
+        return CommandBackend(program, args)
     if name == "afplay":
-        return AfplayBackend()
-    if name in CommandBackend._RAW_ARGS:
-        return CommandBackend(name, extra)
-    raise PlaybackError(
-        f"unknown player {name!r} in {PLAYER_ENV}",
-        hint="use miniaudio, paplay, aplay, ffplay or afplay (with optional arguments)",
-    )
+        return WavFileBackend([*words, "{}"])
+    return WavStdinBackend(words)
 
 
 def find_player(env: Mapping[str, str] | None = None, backends: list[PlayerBackend] | None = None) -> PlayerBackend:
     """The first backend that can really play here; raises PlaybackError naming what was tried."""
     env = os.environ if env is None else env
-    candidates = [_forced(env[PLAYER_ENV])] if env.get(PLAYER_ENV) else (backends or _backends())
+    candidates = [player_from_command(env[PLAYER_ENV])] if env.get(PLAYER_ENV) else (backends or _backends())
     tried: list[str] = []
     for backend in candidates:
         if not backend.available():

@@ -9,13 +9,16 @@ from typing import Annotated, Optional
 import typer
 
 from voiceclone_cli.commands.common import HELP_OPTIONS, PROG, binary_stdin, err, load_settings, stdin_is_terminal
+from voiceclone_cli.commands.presentation import Command, Group
 from voiceclone_cli.errors import UsageError
 from voiceclone_cli.settings import SPECS, shown_raw
 
 app = typer.Typer(
     help="Show and change settings (precedence: flag > environment > config file > default).",
     no_args_is_help=True,
+    add_completion=False,  # completions are static files (completions/)
     context_settings=HELP_OPTIONS,
+    cls=Group,
     epilog=(
         "[bold]Examples[/bold]\n\n"
         "  voiceclone config set api-key            (asks for the key, hidden)\n\n"
@@ -40,7 +43,7 @@ def _read_secret(key: str) -> str:
     return line.strip()
 
 
-@app.command("set", context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone config set timeout 300")
+@app.command("set", cls=Command, context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone config set timeout 300")
 def set_(
     key: Annotated[str, typer.Argument(metavar="KEY", help=KEY_HELP, show_default=False)],
     value: Annotated[Optional[str], typer.Argument(metavar="VALUE", help="New value; for api-key leave it out to be asked (hidden) or pipe it on stdin.", show_default=False)] = None,
@@ -69,7 +72,7 @@ def set_(
         err(f"{PROG}: note: {spec.env} is set and takes precedence over the config file")
 
 
-@app.command("get", context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone config get endpoint")
+@app.command("get", cls=Command, context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone config get endpoint")
 def get(key: Annotated[str, typer.Argument(metavar="KEY", help=KEY_HELP, show_default=False)]) -> None:
     """Print the effective value of a setting (the API key redacted)."""
     _spec(key)
@@ -80,7 +83,7 @@ def get(key: Annotated[str, typer.Argument(metavar="KEY", help=KEY_HELP, show_de
     print(settings.display(key))
 
 
-@app.command("unset", context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone config unset api-key")
+@app.command("unset", cls=Command, context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone config unset api-key")
 def unset(key: Annotated[str, typer.Argument(metavar="KEY", help=KEY_HELP, show_default=False)]) -> None:
     """Remove a setting from the config file (the previous file kept as config.toml.bak)."""
     from voiceclone_cli.config_file import config_path, unset_value
@@ -93,7 +96,7 @@ def unset(key: Annotated[str, typer.Argument(metavar="KEY", help=KEY_HELP, show_
         err(f"{PROG}: {key} is not set in {path}")
 
 
-@app.command("show", context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone config show --json")
+@app.command("show", cls=Command, context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone config show --json")
 def show(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
     """Every setting with its effective value and where it comes from.
 
@@ -123,7 +126,7 @@ def show(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable 
         raise error
 
 
-@app.command("path", context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  $EDITOR \"$(voiceclone config path)\"")
+@app.command("path", cls=Command, context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  $EDITOR \"$(voiceclone config path)\"")
 def path() -> None:
     """Print the config file's path (it may not exist yet)."""
     from voiceclone_cli.config_file import config_path

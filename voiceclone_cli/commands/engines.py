@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from voiceclone_cli.commands.common import HELP_OPTIONS, PROG, err
+from voiceclone_cli.commands.presentation import Command, Group
 
 
 def engines(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
@@ -32,12 +33,14 @@ def engines(as_json: Annotated[bool, typer.Option("--json", help="Machine-readab
 cache_app = typer.Typer(
     help="The caches: engine answers (so no chunk is paid for twice), and --local's voice profiles and model.",
     no_args_is_help=True,
+    add_completion=False,  # completions are static files (completions/)
     context_settings=HELP_OPTIONS,
+    cls=Group,
     epilog="[bold]Examples[/bold]\n\n  voiceclone cache stats\n\n  voiceclone cache clear --responses\n\n  voiceclone cache path",
 )
 
 
-@cache_app.command("stats", context_settings=HELP_OPTIONS,
+@cache_app.command("stats", cls=Command, context_settings=HELP_OPTIONS,
                    epilog="[bold]Examples[/bold]\n\n  voiceclone cache stats\n\n  voiceclone cache stats --json | jq .bytes")
 def stats(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
     """Entries and size of the response cache, its cap, and the hits and misses of recent runs."""
@@ -61,7 +64,7 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable
             print(f"  {when}  {run.get('engine', '?'):<7} {run.get('hits', 0):>5} cached  {run.get('misses', 0):>5} requested")
 
 
-@cache_app.command("clear", context_settings=HELP_OPTIONS,
+@cache_app.command("clear", cls=Command, context_settings=HELP_OPTIONS,
                    epilog="[bold]Examples[/bold]\n\n  voiceclone cache clear\n\n  voiceclone cache clear --responses\n\n  voiceclone cache clear --profiles")
 def clear(
     responses: Annotated[bool, typer.Option("--responses", help="Only the cached engine answers.")] = False,
@@ -86,7 +89,7 @@ def clear(
     err(f"{PROG}: removed " + "; ".join(removed))
 
 
-@cache_app.command("path", context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  du -sh \"$(voiceclone cache path)\"")
+@cache_app.command("path", cls=Command, context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  du -sh \"$(voiceclone cache path)\"")
 def path() -> None:
     """Print the cache directory (responses, voice profiles and the prepared model)."""
     from voiceclone_cli.profile_cache import ProfileCache

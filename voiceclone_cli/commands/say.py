@@ -21,6 +21,7 @@ from voiceclone_cli.commands.common import (
 )
 from voiceclone_cli.commands import options
 from voiceclone_cli.errors import UsageError
+from voiceclone_cli.formats import FORMATS
 
 EXAMPLES = """\
 [bold]Examples[/bold]
@@ -36,8 +37,13 @@ EXAMPLES = """\
   voiceclone say -s me.wav -f chapter.txt --play -o chapter.mp3
 """
 
-SPEED_HELP = "Speech speed, 0.5-2.0."
-PITCH_HELP = "Pitch shift, -1.0-1.0 (0 = unchanged)."
+SPEED_HELP = "Speech speed (1.0 = natural)."
+PITCH_HELP = "Pitch shift (0 = unchanged)."
+
+
+def format_names(incomplete: str) -> list[str]:
+    """What ``--format`` accepts, for shell completion."""
+    return [name for name in FORMATS if name.startswith(incomplete)]
 
 
 def read_text(text: Optional[str], text_file: Optional[str]) -> str:
@@ -60,11 +66,11 @@ def read_text(text: Optional[str], text_file: Optional[str]) -> str:
 
 def say(
     text: Annotated[Optional[str], typer.Argument(metavar="TEXT", help="Text to speak; '-' reads stdin.", show_default=False)] = None,
-    sample: Annotated[Optional[Path], typer.Option("--sample", "-s", readable=False, help="Voice sample: WAV, MP3 or M4A, 5-30 s.", show_default=False)] = None,
-    text_file: Annotated[Optional[str], typer.Option("--text-file", "-f", help="Read the text from a file ('-' for stdin).", show_default=False)] = None,
-    output: Annotated[Optional[str], typer.Option("--output", "-o", help="File to write (.wav .flac .ogg .mp3), or '-' for WAV on stdout. Default: stdout when piped, else voiceclone-DATE-TIME.wav.", show_default=False)] = None,
-    speed: Annotated[float, typer.Option(help=SPEED_HELP, **options.number_between(0.5, 2.0))] = 1.0,
-    pitch: Annotated[float, typer.Option(help=PITCH_HELP, **options.number_between(-1.0, 1.0))] = 0.0,
+    sample: Annotated[Optional[Path], typer.Option("--sample", "-s", metavar="PATH", readable=False, help="Voice sample: WAV, MP3 or M4A, 5-30 s.", show_default=False)] = None,
+    text_file: Annotated[Optional[str], typer.Option("--text-file", "-f", metavar="PATH", help="Read the text from a file ('-' for stdin).", show_default=False)] = None,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="PATH", help="File to write (.wav .flac .ogg .mp3), or '-' for WAV on stdout. Default: stdout when piped, else voiceclone-DATE-TIME.wav.", show_default=False)] = None,
+    speed: Annotated[float, typer.Option(**options.SPEED_LIMITS, help=SPEED_HELP)] = 1.0,
+    pitch: Annotated[float, typer.Option(**options.PITCH_LIMITS, help=PITCH_HELP)] = 0.0,
     strict_sample: options.StrictSample = False,
     retries: options.Retries = None,
     timeout: options.Timeout = None,
@@ -74,10 +80,10 @@ def say(
     no_cache: options.NoCache = False,
     dry_run: options.DryRun = False,
     play: Annotated[bool, typer.Option("--play", help="Play through the default audio device as it is made (with -o: play and save).")] = False,
-    format_name: Annotated[Optional[str], typer.Option("--format", help="wav, flac, ogg or mp3. Default: from the -o extension, else wav.", show_default=False)] = None,
-    sample_rate: Annotated[Optional[int], typer.Option("--sample-rate", min=8000, max=192000, help="Resample the output to this rate (Hz).", show_default=False)] = None,
+    format_name: Annotated[Optional[str], typer.Option("--format", metavar="|".join(FORMATS), autocompletion=format_names, help="Output format. Default: from the -o extension, else wav.", show_default=False)] = None,
+    sample_rate: Annotated[Optional[int], typer.Option("--sample-rate", metavar="HZ", min=8000, max=192000, help="Resample the output to this rate (Hz).", show_default=False)] = None,
     raw: Annotated[bool, typer.Option("--raw", help="Headerless 16-bit mono PCM on stdout; the rate is printed on stderr.")] = False,
-    prefetch: Annotated[int, typer.Option(min=1, max=8, help="Chunks made ahead while the current one is written or played.")] = 2,
+    prefetch: Annotated[int, typer.Option(metavar="N", min=1, max=8, help="Chunks made ahead while the current one is written or played.")] = 2,
     as_json: Annotated[bool, typer.Option("--json", help="Print a one-line JSON summary on stdout (with -o FILE).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
     debug: options.Debug = False,

@@ -1,0 +1,102 @@
+"""How every command and group presents itself: help that shows what to type, and ``--version``.
+
+Typer's rich help (0.29) labels each parameter with its Python type: ``<bool>`` beside flags
+that take no value, ``<str>`` and ``<float range>`` beside options, ``<str>`` beside an argument
+whose name is already shown, and ``{INPUT}`` for a required argument in the usage line. Our
+options carry metavars that say what to type (``PATH``, ``SECONDS``, ``0.5..2.0``); these classes
+make Typer show those, nothing beside flags, and ``INPUT`` in the usage line.
+
+Every command and group also answers ``--version``/``-V`` the way it answers ``--help``: an
+eager flag, so it works before (and regardless of) the command's required arguments. It is
+added next to the help option, not as a root callback option, because parsing through the root
+group would cost every invocation Typer's coercion layer (see ``cli._build``).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Annotated
+
+import typer
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
+
+from voiceclone_cli import __version__
+from voiceclone_cli.commands.common import PROG
+
+VERSION_OPTION_NAMES = ("--version", "-V")
+
+
+class _Option(TyperOption):
+    def display_type_rich(self, ctx) -> str | None:
+        if self.is_flag or self.count:
+            return None  # a flag takes no value, so there is nothing to type after it
+        return super().display_type_rich(ctx)
+
+    def _get_number_range_help_str(self) -> str | None:
+        if self.metavar == f"{self.min}..{self.max}":
+            return None  # the metavar already is the range
+        return super()._get_number_range_help_str()
+
+
+class _Argument(TyperArgument):
+    def display_type_rich(self, ctx) -> str | None:
+        return None  # the name column already shows the metavar
+
+    def _usage_display_name(self) -> str:
+        name = self.display_name_raw + ("..." if self.nargs != 1 else "")
+        return name if self.required else f"[{name}]"
+
+
+_PRESENTED_AS = {TyperOption: _Option, TyperArgument: _Argument}
+
+
+def _present(params: list) -> list:
+    """Give Typer's parameters our rendering; they parse exactly as before (same layout)."""
+    for param in params:
+        presented = _PRESENTED_AS.get(type(param))
+        if presented is not None:
+            param.__class__ = presented
+    return params
+
+
+def _show_version(ctx: typer.Context, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        print(f"{PROG} {__version__}")
+        raise typer.Exit(0)
+
+
+def _version_holder(
+    version: Annotated[bool, typer.Option(*VERSION_OPTION_NAMES, is_eager=True, callback=_show_version,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """Only declares the option, so Typer builds it as it builds every other flag."""
+
+
+@cache
+def _version_option():
+    holder = typer.Typer(add_completion=False)
+    holder.command()(_version_holder)
+    (option,) = typer.main.get_command(holder).params
+    option.expose_value = False  # commands do not take a ``version`` argument
+    return option
+
+
+def _with_version(command, params: list) -> list:
+    taken = {name for p in command.params for name in (*p.opts, *p.secondary_opts)}
+    if not command.add_help_option or taken & set(VERSION_OPTION_NAMES):
+        return params
+    return [*params, _version_option()]
+
+
+class Command(TyperCommand):
+    """A voiceclone command: readable metavars in its help, and ``--version``."""
+
+    def get_params(self, ctx) -> list:
+        return _present(_with_version(self, super().get_params(ctx)))
+
+
+class Group(TyperGroup):
+    """A voiceclone command group: readable help, and ``--version``."""
+
+    def get_params(self, ctx) -> list:
+        return _present(_with_version(self, super().get_params(ctx)))
