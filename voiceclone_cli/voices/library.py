@@ -211,7 +211,8 @@ class VoiceLibrary:
         self._check_free(name, force)
         prepared = prepare_sample(sample, strict=strict)
         voice = {
-            "name": name, "note": note, "source": Path(sample).name, "seconds": round(prepared.seconds, 3),
+            "name": name, "note": " ".join(note.split()),  # one line in listings
+            "source": Path(sample).name, "seconds": round(prepared.seconds, 3),
             "format": prepared.format, "filename": prepared.filename, "mime_type": prepared.mime_type,
             "added": _now(), "sha256": prepared.sha256, "profile_version": None,
         }
