@@ -15,6 +15,7 @@ import typer
 from voiceclone_cli import __version__, stopping
 from voiceclone_cli.commands import config as config_cmd
 from voiceclone_cli.commands import engines as engines_cmd
+from voiceclone_cli.commands import voices as voices_cmd
 from voiceclone_cli.commands.batch import EXAMPLES as BATCH_EXAMPLES
 from voiceclone_cli.commands.batch import batch
 from voiceclone_cli.commands.common import HELP_OPTIONS, PROG, err
@@ -30,7 +31,7 @@ COMMANDS = {
     "batch": (batch, BATCH_EXAMPLES),
     "engines": (engines_cmd.engines, "[bold]Example[/bold]\n\n  voiceclone engines"),
 }
-GROUPS = {"config": config_cmd.app, "cache": engines_cmd.cache_app}
+GROUPS = {"config": config_cmd.app, "cache": engines_cmd.cache_app, "voices": voices_cmd.app}
 
 app = typer.Typer(
     name=PROG,
