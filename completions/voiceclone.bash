@@ -100,43 +100,43 @@ _voiceclone() {
             else COMPREPLY=($(compgen -W '' -- "$cur"))
             fi ;;
         "voices")
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--help -h' -- "$cur"))
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--help -h --version -V' -- "$cur"))
             else COMPREPLY=($(compgen -W 'add export import list play rename rm show' -- "$cur"))
             fi ;;
         "voices add")
             case "$prev" in --note) return ;; esac
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--force --strict-sample --note --no-profile --json --quiet -q --help -h' -- "$cur"))
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--force --strict-sample --note --no-profile --json --quiet -q --help -h --version -V' -- "$cur"))
             else COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null
             fi ;;
         "voices export")
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--force --quiet -q --help -h' -- "$cur"))
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--force --quiet -q --help -h --version -V' -- "$cur"))
             elif [[ "$prev" == export ]]; then _voiceclone_voice_names
             else COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null
             fi ;;
         "voices import")
             case "$prev" in --name) return ;; esac
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--name --force --no-profile --json --quiet -q --help -h' -- "$cur"))
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--name --force --no-profile --json --quiet -q --help -h --version -V' -- "$cur"))
             else COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null
             fi ;;
         "voices list")
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--json --help -h' -- "$cur"))
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--json --help -h --version -V' -- "$cur"))
             else COMPREPLY=($(compgen -W '' -- "$cur"))
             fi ;;
         "voices play")
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--help -h' -- "$cur"))
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--help -h --version -V' -- "$cur"))
             else _voiceclone_voice_names
             fi ;;
         "voices rename")
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--quiet -q --help -h' -- "$cur"))
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--quiet -q --help -h --version -V' -- "$cur"))
             elif [[ "$prev" == rename ]]; then _voiceclone_voice_names
             else COMPREPLY=($(compgen -W '' -- "$cur"))
             fi ;;
         "voices rm")
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--quiet -q --help -h' -- "$cur"))
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--quiet -q --help -h --version -V' -- "$cur"))
             else _voiceclone_voice_names
             fi ;;
         "voices show")
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--json --help -h' -- "$cur"))
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--json --help -h --version -V' -- "$cur"))
             else _voiceclone_voice_names
             fi ;;
     esac

@@ -188,6 +188,7 @@ _voiceclone_voices() {
     local -a subcmds; subcmds=('add:Check a sample as '\''say'\'' does and keep it under NAME (with the local engine'\''s profile).' 'export:Write a voice (sample, profile, details, hashes) to one portable file.' 'import:Add a voice from an exported file, after checking every file in it.' 'list:Every voice: its length, the engines it is ready for, its note; damaged ones marked.' 'play:Play a voice'\''s stored sample through the default audio device.' 'rename:Give a voice another name (or another letter case).' 'rm:Remove voices (damaged ones too); if any name is unknown, nothing is removed.' 'show:Everything about a voice: source, length, format, date, hash, folder and files.')
     _arguments -C \
         '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+        '(--version -V)'{--version,-V}'[Show the version and exit.]' \
         '1: :->cmd' '*:: :->args'
     case $state in
         cmd) _describe 'command' subcmds ;;
@@ -213,6 +214,7 @@ _voiceclone_voices_add() {
         '--json[Machine-readable output on stdout.]' \
         '(--quiet -q)'{--quiet,-q}'[Only errors on stderr.]' \
         '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+        '(--version -V)'{--version,-V}'[Show the version and exit.]' \
         '*:file:_files'
 }
 
@@ -221,6 +223,7 @@ _voiceclone_voices_export() {
         '--force[Replace FILE if it exists.]' \
         '(--quiet -q)'{--quiet,-q}'[Only errors on stderr.]' \
         '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+        '(--version -V)'{--version,-V}'[Show the version and exit.]' \
         '1:voice:_voiceclone_voice_names' '2:file:_files'
 }
 
@@ -232,6 +235,7 @@ _voiceclone_voices_import() {
         '--json[Machine-readable output on stdout.]' \
         '(--quiet -q)'{--quiet,-q}'[Only errors on stderr.]' \
         '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+        '(--version -V)'{--version,-V}'[Show the version and exit.]' \
         '*:file:_files'
 }
 
@@ -239,12 +243,14 @@ _voiceclone_voices_list() {
     _arguments \
         '--json[Machine-readable output on stdout.]' \
         '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+        '(--version -V)'{--version,-V}'[Show the version and exit.]' \
         '*:text: '
 }
 
 _voiceclone_voices_play() {
     _arguments \
         '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+        '(--version -V)'{--version,-V}'[Show the version and exit.]' \
         '*:voice:_voiceclone_voice_names'
 }
 
@@ -252,6 +258,7 @@ _voiceclone_voices_rename() {
     _arguments \
         '(--quiet -q)'{--quiet,-q}'[Only errors on stderr.]' \
         '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+        '(--version -V)'{--version,-V}'[Show the version and exit.]' \
         '1:voice:_voiceclone_voice_names' '2:name: '
 }
 
@@ -259,6 +266,7 @@ _voiceclone_voices_rm() {
     _arguments \
         '(--quiet -q)'{--quiet,-q}'[Only errors on stderr.]' \
         '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+        '(--version -V)'{--version,-V}'[Show the version and exit.]' \
         '*:voice:_voiceclone_voice_names'
 }
 
@@ -266,6 +274,7 @@ _voiceclone_voices_show() {
     _arguments \
         '--json[Machine-readable output on stdout.]' \
         '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+        '(--version -V)'{--version,-V}'[Show the version and exit.]' \
         '*:voice:_voiceclone_voice_names'
 }
 

@@ -12,9 +12,11 @@ from typing import Annotated, Optional
 
 import typer
 
+from voiceclone_cli.commands.presentation import Command, Group
 from voiceclone_cli.commands.common import HELP_OPTIONS, emit, info, setup_logging
 
 app = typer.Typer(
+    cls=Group,
     help="Keep cloned voices by name: add a sample once, then list, play, export and import it.",
     no_args_is_help=True,
     add_completion=False,  # completions/ has static scripts; Typer's own options do not belong here
@@ -54,7 +56,7 @@ def _report_stored(stored, verb: str, as_json: bool, quiet: bool) -> None:
         emit(json.dumps(voice.to_dict(), ensure_ascii=False))
 
 
-@app.command("add", context_settings=HELP_OPTIONS, epilog=(
+@app.command("add", cls=Command, context_settings=HELP_OPTIONS, epilog=(
     "[bold]Examples[/bold]\n\n"
     "  voiceclone voices add ana recordings/ana.wav\n\n"
     "  voiceclone voices add Ana new-take.m4a --force --note 'second take'"))
@@ -74,7 +76,7 @@ def add(
     _report_stored(stored, "added", as_json, quiet)
 
 
-@app.command("list", context_settings=HELP_OPTIONS, epilog=(
+@app.command("list", cls=Command, context_settings=HELP_OPTIONS, epilog=(
     "[bold]Examples[/bold]\n\n  voiceclone voices list\n\n  voiceclone voices list --json | jq -r '.[].name'"))
 def list_(
     as_json: JsonOpt = False,
@@ -110,7 +112,7 @@ def _summary(entry) -> dict:
     return {key: full.get(key) for key in ("name", "seconds", "engines", "note", "damaged")}
 
 
-@app.command("show", context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone voices show ana")
+@app.command("show", cls=Command, context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone voices show ana")
 def show(name: NameArg, as_json: JsonOpt = False) -> None:
     """Everything about a voice: source, length, format, date, hash, folder and files."""
     details = _library().get(name).to_dict()
@@ -125,7 +127,7 @@ def show(name: NameArg, as_json: JsonOpt = False) -> None:
         emit(f"{key:<{width}}  {'' if value is None else value}")
 
 
-@app.command("rm", context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone voices rm ana old-take")
+@app.command("rm", cls=Command, context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone voices rm ana old-take")
 def rm(
     names: Annotated[list[str], typer.Argument(metavar="NAME...", help="The voices to remove (all names are checked first).", show_default=False)],
     quiet: QuietOpt = False,
@@ -135,7 +137,7 @@ def rm(
         info(f"removed voice {name!r}", quiet)
 
 
-@app.command("rename", context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone voices rename ana Ana-studio")
+@app.command("rename", cls=Command, context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone voices rename ana Ana-studio")
 def rename(
     old: Annotated[str, typer.Argument(metavar="OLD", help="The voice's current name.", show_default=False)],
     new: Annotated[str, typer.Argument(metavar="NEW", help="Its new name.", show_default=False)],
@@ -148,7 +150,7 @@ def rename(
     info(f"renamed voice {before!r} to {after!r}", quiet)
 
 
-@app.command("play", context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone voices play ana")
+@app.command("play", cls=Command, context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone voices play ana")
 def play(name: NameArg) -> None:
     """Play a voice's stored sample through the default audio device."""
     from voiceclone_cli.players import PlayerSink, find_player
@@ -165,7 +167,7 @@ def play(name: NameArg) -> None:
     sink.close()
 
 
-@app.command("export", context_settings=HELP_OPTIONS, epilog=(
+@app.command("export", cls=Command, context_settings=HELP_OPTIONS, epilog=(
     "[bold]Example[/bold]\n\n  voiceclone voices export ana ana.vcvoice   (then on another machine: voiceclone voices import ana.vcvoice)"))
 def export(
     name: NameArg,
@@ -178,7 +180,7 @@ def export(
     info(f"exported voice {name!r} to {target}", quiet)
 
 
-@app.command("import", context_settings=HELP_OPTIONS, epilog=(
+@app.command("import", cls=Command, context_settings=HELP_OPTIONS, epilog=(
     "[bold]Examples[/bold]\n\n  voiceclone voices import ana.vcvoice\n\n  voiceclone voices import ana.vcvoice --name ana2"))
 def import_(
     file: Annotated[Path, typer.Argument(metavar="FILE", help="A file written by 'voiceclone voices export'.", show_default=False)],
