@@ -34,8 +34,8 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 
 from tests.fakeserver import VALID_KEY, FakeSyncCloneServer  # noqa: E402
-from voiceclone_cli.response_cache import ResponseCache, encode_entry, response_key  # noqa: E402
-from voiceclone_cli.wav import Audio  # noqa: E402
+from voiceclone_cli.engines.response_cache import ResponseCache, encode_entry, response_key  # noqa: E402
+from voiceclone_cli.audio.wav import Audio  # noqa: E402
 
 SAMPLE = REPO / "examples" / "sample.wav"
 # 20 chunks of ~1000 characters, no two alike.

@@ -1,4 +1,4 @@
-"""Quality/speed benchmark of the offline local engine (voiceclone_cli.local).
+"""Quality/speed benchmark of the offline local engine (voiceclone_cli.engines.local).
 
 For each speaker in the shared voice set, the ``reference`` clip is the voice sample;
 fixed sentences are synthesised with Piper joe and converted to that voice. Reported:
@@ -39,9 +39,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from voiceclone_cli.local.matching import convert  # noqa: E402
-from voiceclone_cli.local.profile import VoiceProfile, analyze_sample  # noqa: E402
-from voiceclone_cli.local.synth import PiperSynth  # noqa: E402
+from voiceclone_cli.engines.local.matching import convert  # noqa: E402
+from voiceclone_cli.engines.local.profile import VoiceProfile, analyze_sample  # noqa: E402
+from voiceclone_cli.engines.local.synth import PiperSynth  # noqa: E402
 
 SENTENCES = [
     "The old lighthouse keeper walked slowly along the rocky shore every morning.",

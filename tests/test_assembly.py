@@ -2,8 +2,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voiceclone_cli.assembly import Joiner, JoinSettings, active_level_db, equal_power_crossfade, trim_silence
-from voiceclone_cli.wav import Audio
+from voiceclone_cli.audio.assembly import Joiner, JoinSettings, active_level_db, equal_power_crossfade, trim_silence
+from voiceclone_cli.audio.wav import Audio
 
 
 def tone(seconds, rate=24000, freq=220.0, amp=0.5, lead=0.3, tail=0.3):

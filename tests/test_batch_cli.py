@@ -13,7 +13,7 @@ import soundfile as sf
 from tests import samples
 from tests.conftest import dead_pid, read_audio, voice
 from tests.fakeserver import Fault
-from voiceclone_cli.atomic import temp_path_for
+from voiceclone_cli.output.atomic import temp_path_for
 from voiceclone_cli.batch.manifest import MANIFEST_NAME, Manifest
 
 OTHER_VOICE = "p227/p227_023.wav"

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from voiceclone_cli.atomic import temp_path_for
+from voiceclone_cli.output.atomic import temp_path_for
 from voiceclone_cli.batch import voices
 from voiceclone_cli.batch.failures import retry_entry
 from voiceclone_cli.batch.inputs import JSONL, TEXT, BatchInput
@@ -277,7 +277,7 @@ def test_output_is_intact_checks_length_and_content(tmp_path):
 
 
 def test_stale_temps_are_removed_and_nothing_else(tmp_path):
-    from voiceclone_cli.atomic import remove_stale_temps
+    from voiceclone_cli.output.atomic import remove_stale_temps
     from voiceclone_cli.batch.runner import _batch_temp_target
 
     (tmp_path / "sub").mkdir()

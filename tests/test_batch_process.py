@@ -14,7 +14,7 @@ import soundfile as sf
 from tests.conftest import read_audio
 from tests.test_batch_cli import run_batch, spoken_seconds, summary_of, texts_sent, wavs, write_lines
 from tests.test_entrypoint import BIN, env_for
-from voiceclone_cli.atomic import temp_path_for
+from voiceclone_cli.output.atomic import temp_path_for
 from voiceclone_cli.batch.manifest import MANIFEST_NAME
 
 LINES = [f"Line number {i} of the script." for i in range(1, 25)]

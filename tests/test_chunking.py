@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voiceclone_cli.chunking import MAX_CHUNK_CHARS, chunk_text
+from voiceclone_cli.prepare.chunking import MAX_CHUNK_CHARS, chunk_text
 
 words = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30)
 texty = st.lists(

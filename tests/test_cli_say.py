@@ -316,7 +316,7 @@ def test_unexpected_bug_is_one_line_without_debug(cli, api_env, sample_wav, tmp_
 
 
 def test_ctrl_c_exits_130_and_keeps_nothing_partial(cli, api_env, sample_wav, tmp_path, monkeypatch):
-    from voiceclone_cli.engines.remote import RemoteEngine
+    from voiceclone_cli.engines.remote.engine import RemoteEngine
 
     calls = []
     original = RemoteEngine.synthesize

@@ -7,10 +7,10 @@ from email.utils import formatdate
 import pytest
 
 from tests.fakeserver import BASIC_PLAN_KEY, VALID_KEY, Fault
-from voiceclone_cli.client import SyncCloneClient, error_detail
+from voiceclone_cli.engines.remote.client import SyncCloneClient, error_detail
 from voiceclone_cli.errors import AuthError, InputError, RateLimitedError, ServerError
-from voiceclone_cli.retry import RateGate, RetryPolicy, parse_retry_after
-from voiceclone_cli.sample import prepare_sample
+from voiceclone_cli.engines.remote.retry import RateGate, RetryPolicy, parse_retry_after
+from voiceclone_cli.prepare.sample import prepare_sample
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ from email.utils import formatdate
 import pytest
 
 from tests.fakeserver import VALID_KEY, FakeSyncCloneServer, Fault, make_voice_wav
-from voiceclone_cli import http_deadline
-from voiceclone_cli.client import SyncCloneClient, error_detail
+from voiceclone_cli.engines.remote import http_deadline
+from voiceclone_cli.engines.remote.client import SyncCloneClient, error_detail
 from voiceclone_cli.errors import RateLimitedError, ServerError
-from voiceclone_cli.retry import RetryPolicy
-from voiceclone_cli.sample import prepare_sample
+from voiceclone_cli.engines.remote.retry import RetryPolicy
+from voiceclone_cli.prepare.sample import prepare_sample
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 HANG = 60  # seconds: only a hang detector, never a speed assertion

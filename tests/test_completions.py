@@ -45,7 +45,7 @@ def test_bash_completes_files_for_path_options(tmp_path, monkeypatch, words):
 
 def test_bash_completes_option_values_from_the_code():
     from voiceclone_cli.commands.batch import InputFormat
-    from voiceclone_cli.formats import FORMATS
+    from voiceclone_cli.output.formats import FORMATS
 
     assert bash_complete(["voiceclone", "say", "--format", "''"]) == list(FORMATS) == ["wav", "flac", "ogg", "mp3"]
     assert bash_complete(["voiceclone", "say", "--format", "f"]) == ["flac"]

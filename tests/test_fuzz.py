@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 
 from tests.conftest import voice
 from voiceclone_cli.errors import SampleError
-from voiceclone_cli.sample import MAX_BYTES, MAX_RATE, MAX_SECONDS, MIN_RATE, MIN_SECONDS, SUPPORTED, prepare_sample
-from voiceclone_cli.wav import WavFormatError, parse_wav
+from voiceclone_cli.prepare.sample import MAX_BYTES, MAX_RATE, MAX_SECONDS, MIN_RATE, MIN_SECONDS, SUPPORTED, prepare_sample
+from voiceclone_cli.audio.wav import WavFormatError, parse_wav
 
 FUZZ = settings(max_examples=200, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -101,7 +101,7 @@ def test_corrupt_cache_entries_are_rebuilt(cli, monkeypatch, tmp_path, sample_wa
 
 
 def test_three_chunks_join_without_discontinuity(local_env, sample_wav):
-    from voiceclone_cli.engines.local import LocalEngine
+    from voiceclone_cli.engines.local.engine import LocalEngine
     from voiceclone_cli.speech import speak
 
     class Collect:
@@ -172,7 +172,7 @@ def test_local_needs_no_key_and_writes_stdout(cli, local_env, sample_wav):
 
 
 def test_ctrl_c_with_local_exits_130(cli, local_env, sample_wav, tmp_path, monkeypatch):
-    from voiceclone_cli.engines.local import LocalEngine
+    from voiceclone_cli.engines.local.engine import LocalEngine
 
     def interrupt(self, *a, **k):
         raise KeyboardInterrupt

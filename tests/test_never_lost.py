@@ -17,7 +17,7 @@ import soundfile as sf
 
 from tests.conftest import dead_pid, read_audio
 from tests.test_batch_cli import run_batch, write_lines
-from voiceclone_cli.atomic import temp_path_for
+from voiceclone_cli.output.atomic import temp_path_for
 
 
 def _digest(path: Path) -> bytes:
@@ -189,7 +189,7 @@ def test_a_batch_never_deletes_a_running_say_s_temp_file(api_env, sample_wav, tm
 
 
 def test_two_runs_in_the_same_second_never_pick_the_same_name(tmp_path):
-    from voiceclone_cli.output import reserve_default_name
+    from voiceclone_cli.output.plan import reserve_default_name
 
     now = datetime(2026, 11, 30, 7, 14, 18)
     names: list[Path] = []
@@ -339,7 +339,7 @@ def test_a_full_disk_keeps_the_old_file_and_leaves_no_temp(api_env, sample_wav, 
 
 def test_a_wav_that_would_pass_the_size_limit_is_refused_and_nothing_is_left(cli, api_env, sample_wav,
                                                                            tmp_path, monkeypatch):
-    from voiceclone_cli import formats
+    from voiceclone_cli.output import formats
 
     monkeypatch.setattr(formats, "WAV_MAX_BYTES", 200_000)  # above the estimate for 12 characters
     api_env.state.seconds_per_char = 1.0  # far longer audio than any estimate from the text
@@ -352,7 +352,7 @@ def test_a_wav_that_would_pass_the_size_limit_is_refused_and_nothing_is_left(cli
 
 def test_a_long_text_is_written_as_rf64_with_the_duration_it_reports(cli, api_env, sample_wav, tmp_path,
                                                                     monkeypatch):
-    from voiceclone_cli import formats
+    from voiceclone_cli.output import formats
 
     monkeypatch.setattr(formats, "WAV_MAX_BYTES", 100_000)
     text = " ".join(f"Sentence number {i} is here." for i in range(60))

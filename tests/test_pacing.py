@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from voiceclone_cli.retry import MIN_SPACING, NARROW, WIDEN, RateGate
+from voiceclone_cli.engines.remote.retry import MIN_SPACING, NARROW, WIDEN, RateGate
 
 
 def test_without_429s_it_never_waits():

@@ -18,7 +18,7 @@ import pytest
 import soundfile as sf
 
 from tests.conftest import read_audio
-from voiceclone_cli.wav import STREAMING_SIZE, wav_header
+from voiceclone_cli.audio.wav import STREAMING_SIZE, wav_header
 
 BIN = Path(sys.executable).parent / "voiceclone"
 TEXT = " ".join(f"This is sentence number {i} of a text that makes a few seconds of audio." for i in range(12))
@@ -192,7 +192,7 @@ class _NoDevice:
 
 
 def test_no_device_with_a_file_output_suggests_dropping_play(cli, api_env, sample_wav, tmp_path, monkeypatch):
-    import voiceclone_cli.players as players
+    import voiceclone_cli.output.players as players
 
     monkeypatch.setattr(players, "_backends", lambda: [_NoDevice()])
     out = tmp_path / "x.wav"

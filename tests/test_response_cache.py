@@ -19,14 +19,14 @@ from tests.fakeserver import VALID_KEY, Fault
 from tests.test_entrypoint import env_for
 from voiceclone_cli.engines.cached import CachedEngine
 from voiceclone_cli.errors import VoicecloneError
-from voiceclone_cli.profile_cache import cache_dir
-from voiceclone_cli.response_cache import (
+from voiceclone_cli.dirs import cache_dir
+from voiceclone_cli.engines.response_cache import (
     ResponseCache,
     cache_size_limit,
     encode_entry,
     response_key,
 )
-from voiceclone_cli.wav import Audio
+from voiceclone_cli.audio.wav import Audio
 
 BIN = Path(sys.executable).parent / "voiceclone"
 # Numbered sentences: no two chunks alike (alike ones would be answered by the cache).
@@ -122,8 +122,8 @@ def test_concurrent_stores_of_one_entry_leave_it_whole(tmp_path):
     audio = pcm16_audio(50_000)
     script = (
         "import sys, numpy as np\n"
-        "from voiceclone_cli.response_cache import ResponseCache\n"
-        "from voiceclone_cli.wav import Audio\n"
+        "from voiceclone_cli.engines.response_cache import ResponseCache\n"
+        "from voiceclone_cli.audio.wav import Audio\n"
         "ints = np.random.default_rng(0).integers(-32768, 32768, 50000)\n"
         "audio = Audio(ints.astype(np.float32) / np.float32(32768.0), 24000)\n"
         f"cache = ResponseCache(__import__('pathlib').Path({str(tmp_path)!r}))\n"

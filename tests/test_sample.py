@@ -9,9 +9,9 @@ import soundfile as sf
 from tests import samples
 from tests.conftest import voice
 from tests.fakeserver import VALID_KEY
-from voiceclone_cli.client import SyncCloneClient
+from voiceclone_cli.engines.remote.client import SyncCloneClient
 from voiceclone_cli.errors import SampleError
-from voiceclone_cli.sample import FIT_MAX_SECONDS, MAX_BYTES, prepare_sample, read_sample_blocks, sniff_format
+from voiceclone_cli.prepare.sample import FIT_MAX_SECONDS, MAX_BYTES, prepare_sample, read_sample_blocks, sniff_format
 
 
 @pytest.mark.parametrize(
@@ -130,7 +130,7 @@ def test_fitted_samples_are_accepted_by_the_contract_server(tmp_path, server):
     assert [r.status for r in server.requests] == [200, 200]
     # and the originals would have been refused by the server
     raw = SyncCloneClient(server.url + "/api/sync-clone", VALID_KEY)
-    from voiceclone_cli.sample import PreparedSample
+    from voiceclone_cli.prepare.sample import PreparedSample
 
     path = samples.oversized(tmp_path)
     unfitted = PreparedSample(path.read_bytes(), "big.wav", "audio/wav", "WAV", 20.0, np.zeros(1), 48000, path)

@@ -178,7 +178,7 @@ class RecordingBackend:
 
 
 def test_play_feeds_the_player_the_same_audio(cli, api_env, sample_wav, tmp_path, monkeypatch):
-    import voiceclone_cli.players as players
+    import voiceclone_cli.output.players as players
 
     recorder = RecordingBackend()
     monkeypatch.setattr(players, "_backends", lambda: [recorder])
@@ -197,7 +197,7 @@ def test_play_feeds_the_player_the_same_audio(cli, api_env, sample_wav, tmp_path
 
 
 def test_no_audio_device_is_a_clear_error_before_any_request(cli, api_env, sample_wav, tmp_path, monkeypatch):
-    import voiceclone_cli.players as players
+    import voiceclone_cli.output.players as players
 
     monkeypatch.setattr(players, "_backends", lambda: [RecordingBackend(fail_probe=True)])
     r = cli(["say", "-s", sample_wav, "Hello.", "--play"])

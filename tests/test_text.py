@@ -3,7 +3,7 @@ import io
 import pytest
 
 from voiceclone_cli.errors import TextError
-from voiceclone_cli.text import normalize_text, read_text_file, read_text_stream, require_text
+from voiceclone_cli.prepare.text import normalize_text, read_text_file, read_text_stream, require_text
 
 
 def test_nfc_normalisation_composes_accents():

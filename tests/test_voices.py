@@ -14,7 +14,7 @@ import pytest
 
 from tests import samples
 from tests.conftest import voice
-from voiceclone_cli.sample import prepare_sample
+from voiceclone_cli.prepare.sample import prepare_sample
 
 BIN = Path(sys.executable).parent / "voiceclone"
 OTHER = "p227/p227_023.wav"
@@ -208,7 +208,7 @@ def test_unknown_names_suggest_the_closest(cli, sample_wav):
 
 
 def test_play_sends_the_stored_sample_to_the_player(cli, sample_wav, monkeypatch):
-    import voiceclone_cli.players as players
+    import voiceclone_cli.output.players as players
     from tests.test_streaming import RecordingBackend
 
     add(cli, "ana", sample_wav)
@@ -419,9 +419,9 @@ def test_an_invalid_name_in_a_voice_file_asks_for_name(cli, exported, tmp_path):
 
 def test_the_profile_is_stored_and_put_in_the_cache(cli, sample_wav, tmp_path, monkeypatch):
     pytest.importorskip("piper")
-    from voiceclone_cli.engines.local import LocalEngine
-    from voiceclone_cli.local.profile import PROFILE_VERSION
-    from voiceclone_cli.profile_cache import ProfileCache
+    from voiceclone_cli.engines.local.engine import LocalEngine
+    from voiceclone_cli.engines.local.profile import PROFILE_VERSION
+    from voiceclone_cli.engines.local.profile_cache import ProfileCache
 
     r = cli(["voices", "add", "ana", sample_wav])
     assert r.code == 0 and "ready for remote, local" in r.stderr, r.stderr
@@ -441,7 +441,7 @@ def test_the_profile_is_stored_and_put_in_the_cache(cli, sample_wav, tmp_path, m
     def no_analysis(*args, **kwargs):
         raise AssertionError("the imported profile must be used as it is")
 
-    monkeypatch.setattr("voiceclone_cli.local.profile.analyze_sample", no_analysis)
+    monkeypatch.setattr("voiceclone_cli.engines.local.profile.analyze_sample", no_analysis)
     r = cli(["voices", "import", exported])
     assert r.code == 0 and "ready for remote, local" in r.stderr, r.stderr
     assert cached.is_file()
@@ -450,7 +450,7 @@ def test_the_profile_is_stored_and_put_in_the_cache(cli, sample_wav, tmp_path, m
 
 def test_no_profile_skips_the_analysis(cli, sample_wav):
     pytest.importorskip("piper")
-    from voiceclone_cli.profile_cache import ProfileCache
+    from voiceclone_cli.engines.local.profile_cache import ProfileCache
 
     add(cli, "ana", sample_wav)
     assert listed(cli)[0]["engines"] == ["remote"]

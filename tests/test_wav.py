@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from voiceclone_cli.wav import STREAMING_SIZE, Audio, WavFormatError, encode_wav, parse_wav, wav_header
+from voiceclone_cli.audio.wav import STREAMING_SIZE, Audio, WavFormatError, encode_wav, parse_wav, wav_header
 
 
 def _wav_bytes(samples, rate=16000, channels=1, width=2):

@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             code = _interrupted()
     finally:
         restore_signals()
-        from voiceclone_cli.atomic import remove_live_temps
+        from voiceclone_cli.output.atomic import remove_live_temps
 
         remove_live_temps()  # e.g. abandoned batch workers' files after a signal
         _settle_stdout()

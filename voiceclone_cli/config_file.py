@@ -19,22 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from voiceclone_cli.atomic import atomic_open, atomic_write_bytes, replaceable_target
+from voiceclone_cli.output.atomic import atomic_open, atomic_write_bytes, replaceable_target
+from voiceclone_cli.dirs import CONFIG_DIR_ENV, config_dir
 from voiceclone_cli.errors import ConfigError
 
-CONFIG_DIR_ENV = "VOICECLONE_CONFIG_DIR"
 CONFIG_NAME = "config.toml"
 BACKUP_SUFFIX = ".bak"
-
-
-def config_dir(env: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    override = env.get(CONFIG_DIR_ENV)
-    if override:
-        return Path(override).expanduser()
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir("voiceclone", appauthor=False))
 
 
 def config_path(env: Mapping[str, str] | None = None) -> Path:

@@ -3,9 +3,9 @@
 Usable without the CLI::
 
     from voiceclone_cli.speech import speak
-    from voiceclone_cli.engines.remote import RemoteEngine
+    from voiceclone_cli.engines.remote.engine import RemoteEngine
     from voiceclone_cli.settings import resolve
-    from voiceclone_cli.sinks import AudioFileSink
+    from voiceclone_cli.output.sinks import AudioFileSink
 
     engine = RemoteEngine(resolve())
     voice = engine.prepare_voice(Path("me.wav"))
@@ -18,12 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from voiceclone_cli.assembly import Joiner, JoinSettings
-from voiceclone_cli.chunking import chunk_text
+from voiceclone_cli.audio.assembly import Joiner, JoinSettings
+from voiceclone_cli.prepare.chunking import chunk_text
 from voiceclone_cli.engines.base import Engine
 from voiceclone_cli.errors import TextError
 from voiceclone_cli.prefetch import OrderedPrefetcher
-from voiceclone_cli.sinks import Sink
+from voiceclone_cli.output.sinks import Sink
 
 ProgressCallback = Callable[[int, int, float], None]  # chunks done, chunks total, audio seconds
 

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from voiceclone_cli.atomic import atomic_open
+from voiceclone_cli.output.atomic import atomic_open
 from voiceclone_cli.batch.inputs import ANNOTATION_PREFIX, BatchItem
 from voiceclone_cli.errors import OutputError
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from voiceclone_cli.errors import OutputError
-from voiceclone_cli.output import OutputTarget, open_stream_target
+from voiceclone_cli.output.plan import OutputTarget, open_stream_target
 
 BLOCK_FRAMES = 1 << 16
 
@@ -23,9 +23,9 @@ def join_outputs(paths: Sequence[Path], target: OutputTarget, gap_seconds: float
     import numpy as np
     import soundfile as sf
 
-    from voiceclone_cli.resample import resample
-    from voiceclone_cli.sinks import AudioFileSink, WavStreamSink
-    from voiceclone_cli.wav import Audio
+    from voiceclone_cli.audio.resample import resample
+    from voiceclone_cli.output.sinks import AudioFileSink, WavStreamSink
+    from voiceclone_cli.audio.wav import Audio
 
     try:
         seconds = sum(sf.info(path).duration for path in paths) + gap_seconds * max(0, len(paths) - 1)

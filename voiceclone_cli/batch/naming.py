@@ -15,7 +15,7 @@ import unicodedata
 from pathlib import PurePosixPath
 
 from voiceclone_cli.errors import InputError, UsageError
-from voiceclone_cli.text import normalize_text
+from voiceclone_cli.prepare.text import normalize_text
 
 DEFAULT_TEMPLATE = "{line}"
 FIELDS = ("n", "line", "slug")

@@ -31,7 +31,7 @@ from typing import Any
 from voiceclone_cli.batch.failures import FAILED_NAME, FailureLog, retry_entry
 from voiceclone_cli.batch.inputs import TEXT, BatchInput, BatchItem
 from voiceclone_cli.batch.join import join_outputs
-from voiceclone_cli.atomic import remove_stale_temps
+from voiceclone_cli.output.atomic import remove_stale_temps
 from voiceclone_cli.batch.manifest import Finished, Manifest, line_hash, output_is_intact
 from voiceclone_cli.batch.naming import NameTemplate, check_output_name, count_width
 from voiceclone_cli.batch.results import (
@@ -50,7 +50,7 @@ from voiceclone_cli.batch.results import (
 )
 from voiceclone_cli.batch.voices import VoiceCache
 from voiceclone_cli.engines.base import Engine
-from voiceclone_cli.output import NamedInput, OutputTarget, inspect_output, same_file
+from voiceclone_cli.output.plan import NamedInput, OutputTarget, inspect_output, same_file
 from voiceclone_cli.errors import (
     AuthError,
     EngineUnavailableError,
@@ -175,7 +175,7 @@ class _SampleChecker:
 
     @staticmethod
     def prepare_voice(sample_path: Path, *, strict: bool = False) -> Any:
-        from voiceclone_cli.sample import prepare_sample
+        from voiceclone_cli.prepare.sample import prepare_sample
 
         return prepare_sample(sample_path, strict=strict)
 
@@ -311,7 +311,7 @@ class _BatchRun:
 
     def _plan(self, item: BatchItem) -> _Job | None:
         """Refuse, skip, or prepare a line to be spoken (this runs before any request for it)."""
-        from voiceclone_cli.text import require_text
+        from voiceclone_cli.prepare.text import require_text
 
         name = item.output if item.output is not None else self.template.render(
             line=item.line, index=item.index, text=item.text,
@@ -477,7 +477,7 @@ class _BatchRun:
                 self._speak(job)
 
     def _speak(self, job: _Job) -> None:
-        from voiceclone_cli.sinks import AudioFileSink
+        from voiceclone_cli.output.sinks import AudioFileSink
         from voiceclone_cli.speech import speak
 
         sink = AudioFileSink(job.path)

@@ -16,7 +16,7 @@ from typing import Any
 
 from voiceclone_cli.engines.base import Engine
 from voiceclone_cli.errors import SampleError
-from voiceclone_cli.sample import read_sample_blocks
+from voiceclone_cli.prepare.sample import read_sample_blocks
 
 log = logging.getLogger("voiceclone.batch")
 

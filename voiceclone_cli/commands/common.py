@@ -131,17 +131,17 @@ def make_engine(local: bool, no_cache: bool, api_key, endpoint, retries, timeout
                 *, max_workers: int = 8, dry_run: bool = False):
     """The remote engine (settings and key checked here, before any work) or the local one,
     behind the response cache unless ``no_cache``. A dry run needs no key: it sends nothing."""
-    from voiceclone_cli.response_cache import ResponseCache
+    from voiceclone_cli.engines.response_cache import ResponseCache
 
     cache = None if no_cache else ResponseCache()  # a bad cache size is refused before any work
     if local:
-        from voiceclone_cli.engines.local import LocalEngine
+        from voiceclone_cli.engines.local.engine import LocalEngine
 
         engine = LocalEngine(use_cache=not no_cache)
         if not dry_run:
             engine.warm_up()
     else:
-        from voiceclone_cli.engines.remote import RemoteEngine
+        from voiceclone_cli.engines.remote.engine import RemoteEngine
 
         settings = load_settings(
             {"api-key": api_key, "endpoint": endpoint, "retries": retries, "timeout": timeout}, quiet

@@ -44,7 +44,7 @@ cache_app = typer.Typer(
                    epilog="[bold]Examples[/bold]\n\n  voiceclone cache stats\n\n  voiceclone cache stats --json | jq .bytes")
 def stats(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
     """Entries and size of the response cache, its cap, and the hits and misses of recent runs."""
-    from voiceclone_cli.response_cache import ResponseCache
+    from voiceclone_cli.engines.response_cache import ResponseCache
 
     cache = ResponseCache()
     found = cache.stats()
@@ -71,8 +71,8 @@ def clear(
     profiles: Annotated[bool, typer.Option("--profiles", help="Only --local's voice profiles and prepared model.")] = False,
 ) -> None:
     """Empty the caches (everything, unless --responses or --profiles picks one); all is rebuilt on demand."""
-    from voiceclone_cli.profile_cache import ProfileCache, clear_models
-    from voiceclone_cli.response_cache import ResponseCache
+    from voiceclone_cli.engines.local.profile_cache import ProfileCache, clear_models
+    from voiceclone_cli.engines.response_cache import ResponseCache
 
     both = not responses and not profiles
     removed = []
@@ -92,7 +92,7 @@ def clear(
 @cache_app.command("path", cls=Command, context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  du -sh \"$(voiceclone cache path)\"")
 def path() -> None:
     """Print the cache directory (responses, voice profiles and the prepared model)."""
-    from voiceclone_cli.profile_cache import ProfileCache
+    from voiceclone_cli.engines.local.profile_cache import ProfileCache
 
     print(ProfileCache().directory.parent)
 

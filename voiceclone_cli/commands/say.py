@@ -21,7 +21,7 @@ from voiceclone_cli.commands.common import (
 )
 from voiceclone_cli.commands import options
 from voiceclone_cli.errors import UsageError
-from voiceclone_cli.formats import FORMATS
+from voiceclone_cli.output.formats import FORMATS
 
 EXAMPLES = """\
 [bold]Examples[/bold]
@@ -48,7 +48,7 @@ def format_names(incomplete: str) -> list[str]:
 
 def read_text(text: Optional[str], text_file: Optional[str]) -> str:
     """Text from the argument, -f FILE, or stdin, cleaned and refused if empty."""
-    from voiceclone_cli.text import read_text_file, read_text_stream, require_text
+    from voiceclone_cli.prepare.text import read_text_file, read_text_stream, require_text
 
     if text is not None and text_file is not None and text != "-":
         raise UsageError("give the text as an argument or with -f, not both")
@@ -89,7 +89,7 @@ def say(
     debug: options.Debug = False,
 ) -> None:
     """Speak TEXT in the voice of a sample: to a file, to stdout, or out loud."""
-    from voiceclone_cli.output import NamedInput, plan_output
+    from voiceclone_cli.output.plan import NamedInput, plan_output
     from voiceclone_cli.speech import speak
 
     setup_logging(quiet=quiet, debug=debug)
@@ -157,7 +157,7 @@ def _dry_run(content, engine, sample, plan, *, speed, pitch, strict, as_json, qu
     analysis is not run, since it takes seconds and writes a voice profile.
     """
     from voiceclone_cli.commands import dry_run
-    from voiceclone_cli.sample import prepare_sample
+    from voiceclone_cli.prepare.sample import prepare_sample
     from voiceclone_cli.speech import plan_speech
 
     voice = prepare_sample(sample, strict=strict)

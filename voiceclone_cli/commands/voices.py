@@ -153,7 +153,7 @@ def rename(
 @app.command("play", cls=Command, context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone voices play ana")
 def play(name: NameArg) -> None:
     """Play a voice's stored sample through the default audio device."""
-    from voiceclone_cli.players import PlayerSink, find_player
+    from voiceclone_cli.output.players import PlayerSink, find_player
 
     voice = _library().get(name)
     sink = PlayerSink(find_player())  # exit 9 at once without a device, before decoding

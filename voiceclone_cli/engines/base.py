@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from voiceclone_cli.wav import Audio
+    from voiceclone_cli.audio.wav import Audio
 
 
 class Engine(Protocol):

@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from voiceclone_cli.response_cache import ResponseCache, response_key
+from voiceclone_cli.engines.response_cache import ResponseCache, response_key
 
 if TYPE_CHECKING:
     from voiceclone_cli.engines.base import Engine
-    from voiceclone_cli.sample import PreparedSample
-    from voiceclone_cli.wav import Audio
+    from voiceclone_cli.prepare.sample import PreparedSample
+    from voiceclone_cli.audio.wav import Audio
 
 
 def sample_of(voice: Any) -> PreparedSample:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from voiceclone_cli.errors import InputError
-from voiceclone_cli.sample import MAX_BYTES
+from voiceclone_cli.prepare.sample import MAX_BYTES
 from voiceclone_cli.voices.record import (
     FILE_NAMES,
     PROFILE_NAME,

@@ -20,35 +20,26 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
+from voiceclone_cli.dirs import DATA_DIR_ENV, data_dir
 from voiceclone_cli.errors import InputError, OutputError, SampleError
 from voiceclone_cli.voices.names import closest, name_key, validate_name
 from voiceclone_cli.voices.record import PROFILE_NAME, SAMPLE_NAMES, RecordError, VoiceRecord
 
 if TYPE_CHECKING:
-    from voiceclone_cli.sample import PreparedSample
+    from voiceclone_cli.prepare.sample import PreparedSample
 
-DATA_DIR_ENV = "VOICECLONE_DATA_DIR"
 VOICE_FILE = "voice.json"
 INDEX_FILE = "index.json"
 LOCK_FILE = ".lock"
 INDEX_FORMAT = "voiceclone-voice-index"
 _NEW, _OLD = ".new-", ".old-"  # folders being built or removed: hidden, never listed
-
-
-def data_dir(env: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    if env.get(DATA_DIR_ENV):
-        return Path(env[DATA_DIR_ENV]).expanduser()
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("voiceclone", appauthor=False))
 
 
 class UnknownVoiceError(InputError):
@@ -101,7 +92,7 @@ class StoredVoice:
     def prepared_sample(self) -> PreparedSample:
         """The sample exactly as stored, so an upload (and the response cache key, its
         SHA-256) is the same as for the original file; DamagedVoiceError if it changed."""
-        from voiceclone_cli.sample import PreparedSample, decode_sample
+        from voiceclone_cli.prepare.sample import PreparedSample, decode_sample
 
         data = _read(self.sample_path, self)
         problem = self.record.mismatch(self.record.sample_name, data)
@@ -205,7 +196,7 @@ class VoiceLibrary:
     def add(self, name: str, sample: Path | str, *, force: bool = False, strict: bool = False,
             note: str = "", profile: bool = True) -> Stored:
         """Validate and fit ``sample`` as ``say`` does, and keep what would be uploaded."""
-        from voiceclone_cli.sample import prepare_sample
+        from voiceclone_cli.prepare.sample import prepare_sample
 
         name = validate_name(name)
         self._check_free(name, force)
@@ -278,7 +269,7 @@ class VoiceLibrary:
 
     def export(self, name: str, file: Path | str, *, force: bool = False) -> Path:
         """Write the voice as one portable file (``archive``), atomically."""
-        from voiceclone_cli.atomic import atomic_open
+        from voiceclone_cli.output.atomic import atomic_open
         from voiceclone_cli.voices.archive import write_archive
 
         voice = self.get(name)
@@ -454,7 +445,7 @@ class VoiceLibrary:
                          (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
 
     def _write_file(self, path: Path, data: bytes) -> None:
-        from voiceclone_cli.atomic import atomic_write_bytes
+        from voiceclone_cli.output.atomic import atomic_write_bytes
 
         try:
             atomic_write_bytes(path, data)
@@ -522,7 +513,7 @@ def _recheck_sample(file: Path, record: VoiceRecord, data: bytes) -> PreparedSam
     it must pass unchanged, or the file was not made by ``voices export``."""
     import tempfile
 
-    from voiceclone_cli.sample import prepare_sample
+    from voiceclone_cli.prepare.sample import prepare_sample
 
     with tempfile.TemporaryDirectory(prefix="voiceclone-import-") as folder:
         path = Path(folder) / record.sample_name

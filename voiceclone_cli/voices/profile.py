@@ -12,7 +12,7 @@ import io
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from voiceclone_cli.sample import PreparedSample
+    from voiceclone_cli.prepare.sample import PreparedSample
 
 
 def local_engine_installed() -> bool:
@@ -22,7 +22,7 @@ def local_engine_installed() -> bool:
 
 
 def current_version() -> int:
-    from voiceclone_cli.local.profile import PROFILE_VERSION
+    from voiceclone_cli.engines.local.profile import PROFILE_VERSION
 
     return PROFILE_VERSION
 
@@ -36,7 +36,7 @@ def analyse(sample: PreparedSample) -> bytes:
     """The profile as ``.npz`` bytes; ValueError when the sample has too little voiced speech."""
     import numpy as np
 
-    from voiceclone_cli.local.profile import analyze_sample
+    from voiceclone_cli.engines.local.profile import analyze_sample
 
     buffer = io.BytesIO()
     np.savez(buffer, **analyze_sample(sample.samples, sample.rate).to_arrays())
@@ -48,14 +48,14 @@ def check(npz: bytes) -> None:
 
     Loaded without pickles: a profile from someone else's file cannot run code.
     """
-    from voiceclone_cli.local.profile import VoiceProfile
+    from voiceclone_cli.engines.local.profile import VoiceProfile
 
     VoiceProfile.from_arrays(_arrays(npz))
 
 
 def put_in_cache(sample_sha256: str, version: int, npz: bytes) -> None:
     """Best effort, like every cache write: a failure costs only time on first use."""
-    from voiceclone_cli.profile_cache import ProfileCache
+    from voiceclone_cli.engines.local.profile_cache import ProfileCache
 
     ProfileCache().store(cache_key(sample_sha256, version), _arrays(npz))
 

@@ -1,8 +1,8 @@
 """Voice profiles cached on disk by the sample's content hash.
 
 Analysing a sample takes seconds; a profile is reused by every later ``say`` with the same
-sample bytes. The prepared voice model lives next to the profiles (``models/``). Entries are written atomically; an unreadable or outdated entry is rebuilt,
-never fatal. The cache lives in the platform's cache directory (``$VOICECLONE_CACHE_DIR``
+sample bytes. The prepared voice model lives next to the profiles (``models/``). Entries are
+written atomically; an unreadable or outdated entry is rebuilt, never fatal. The cache lives in the platform's cache directory (``$VOICECLONE_CACHE_DIR``
 overrides it) and ``voiceclone cache clear`` empties it.
 """
 
@@ -10,37 +10,18 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voiceclone_cli.atomic import atomic_write_bytes
+from voiceclone_cli.dirs import ClearedCache, cache_dir
+from voiceclone_cli.output.atomic import atomic_write_bytes
 
 log = logging.getLogger("voiceclone.cache")
-
-CACHE_DIR_ENV = "VOICECLONE_CACHE_DIR"
-
-
-def cache_dir(env: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    if env.get(CACHE_DIR_ENV):
-        return Path(env[CACHE_DIR_ENV]).expanduser()
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("voiceclone", appauthor=False))
-
 
 def models_dir(env: Mapping[str, str] | None = None) -> Path:
     """Where the local engine keeps its prepared voice model (see ``local.synth``)."""
     return cache_dir(env) / "models"
-
-
-@dataclass
-class ClearedCache:
-    files: int
-    bytes: int
 
 
 class ProfileCache:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from voiceclone_cli.wav import Audio
+from voiceclone_cli.audio.wav import Audio
 
 
 def resample_array(samples, rate_in: int, rate_out: int):

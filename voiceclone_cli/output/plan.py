@@ -19,10 +19,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from voiceclone_cli.atomic import remove_stale_temps, replaceable_target
+from voiceclone_cli.output.atomic import remove_stale_temps, replaceable_target
 from voiceclone_cli.errors import OutputError, PlaybackError, UsageError
-from voiceclone_cli.formats import FORMATS, OutputFormat, check_rate, format_for, lookup
-from voiceclone_cli.sinks import AudioFileSink, RawStreamSink, Sink, TeeSink, WavStreamSink
+from voiceclone_cli.output.formats import FORMATS, OutputFormat, check_rate, format_for, lookup
+from voiceclone_cli.output.sinks import AudioFileSink, RawStreamSink, Sink, TeeSink, WavStreamSink
 
 # Upper bound of speech length per character, for choosing a WAV container that can hold the
 # result before it exists (slow speech is ~10 characters a second; this allows 5).
@@ -198,7 +198,7 @@ def plan_output(
     elif as_json:
         raise UsageError("--json needs -o FILE")
     if play:
-        from voiceclone_cli.players import PlayerSink, find_player
+        from voiceclone_cli.output.players import PlayerSink, find_player
 
         try:
             player = find_player()

@@ -104,7 +104,7 @@ def world_synthesize(f0: np.ndarray, log_sp: np.ndarray, ap: np.ndarray) -> np.n
 
 def resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     """Float64 (what WORLD needs) at ``rate_out``, through the project's one resampler."""
-    from voiceclone_cli.resample import resample_array
+    from voiceclone_cli.audio.resample import resample_array
 
     return resample_array(np.asarray(x, dtype=np.float64), rate_in, rate_out)
 

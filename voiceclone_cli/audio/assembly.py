@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from voiceclone_cli.resample import resample
-from voiceclone_cli.wav import Audio
+from voiceclone_cli.audio.resample import resample
+from voiceclone_cli.audio.wav import Audio
 
 _FRAME_SECONDS = 0.01
 _EDGE_FADE_SECONDS = 0.005

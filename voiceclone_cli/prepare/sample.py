@@ -135,7 +135,7 @@ _LEVEL_FRAME_SECONDS = 0.02
 
 
 def _levels_db(samples: np.ndarray, rate: int) -> np.ndarray:
-    from voiceclone_cli.assembly import frame_levels_db
+    from voiceclone_cli.audio.assembly import frame_levels_db
 
     return frame_levels_db(samples, rate, _LEVEL_FRAME_SECONDS)
 
@@ -166,8 +166,8 @@ def _encode_fitted(samples: np.ndarray, rate: int) -> tuple[np.ndarray, int, byt
 
     A sample below the standard rates (8 or 11.025 kHz) keeps its own rate: 29.5 s of it fits.
     """
-    from voiceclone_cli.resample import resample
-    from voiceclone_cli.wav import Audio, encode_wav
+    from voiceclone_cli.audio.resample import resample
+    from voiceclone_cli.audio.wav import Audio, encode_wav
 
     targets = sorted({min(rate, _FIT_RATES[0]), *(r for r in _FIT_RATES if r <= rate)}, reverse=True)
     for target in targets:
@@ -226,7 +226,7 @@ def prepare_sample(path: Path | str, *, strict: bool = False) -> PreparedSample:
         raise SampleError(problem, hint="drop --strict-sample to let voiceclone fit it")
 
     if seconds > MAX_SECONDS:
-        from voiceclone_cli.assembly import trim_to_pad
+        from voiceclone_cli.audio.assembly import trim_to_pad
 
         trimmed = trim_to_pad(samples, rate, pad_seconds=0.25, frame_seconds=_LEVEL_FRAME_SECONDS)
         if len(trimmed) / rate > FIT_MAX_SECONDS:

@@ -29,7 +29,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from voiceclone_cli import __version__, http_deadline
+from voiceclone_cli import __version__
+from voiceclone_cli.engines.remote import http_deadline
 from voiceclone_cli.errors import (
     AuthError,
     InputError,
@@ -37,13 +38,13 @@ from voiceclone_cli.errors import (
     ServerError,
     VoicecloneError,
 )
-from voiceclone_cli.retry import RateGate, RetryPolicy, parse_retry_after
-from voiceclone_cli.wav import Audio, WavFormatError, parse_wav
+from voiceclone_cli.engines.remote.retry import RateGate, RetryPolicy, parse_retry_after
+from voiceclone_cli.audio.wav import Audio, WavFormatError, parse_wav
 
 if TYPE_CHECKING:
     import httpx
 
-    from voiceclone_cli.sample import PreparedSample
+    from voiceclone_cli.prepare.sample import PreparedSample
 
 log = logging.getLogger("voiceclone.http")
 

@@ -33,11 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from voiceclone_cli.atomic import atomic_write_bytes
-from voiceclone_cli.profile_cache import ClearedCache, cache_dir
+from voiceclone_cli.output.atomic import atomic_write_bytes
+from voiceclone_cli.dirs import ClearedCache, cache_dir
 
 if TYPE_CHECKING:
-    from voiceclone_cli.wav import Audio
+    from voiceclone_cli.audio.wav import Audio
 
 log = logging.getLogger("voiceclone.cache")
 
@@ -96,7 +96,7 @@ def decode_entry(data: bytes) -> Audio:
     """The stored audio; ``ValueError`` if the entry is not whole and intact."""
     import numpy as np
 
-    from voiceclone_cli.wav import Audio
+    from voiceclone_cli.audio.wav import Audio
 
     if len(data) < _HEADER.size:
         raise ValueError("shorter than its header")
