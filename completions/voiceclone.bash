@@ -26,6 +26,7 @@ _voiceclone() {
             "config:set") path="config set" ;;
             "config:show") path="config show" ;;
             "config:unset") path="config unset" ;;
+            "engines:fetch") path="engines fetch" ;;
             "voices:add") path="voices add" ;;
             "voices:export") path="voices export" ;;
             "voices:import") path="voices import" ;;
@@ -44,8 +45,8 @@ _voiceclone() {
         "batch")
             case "$prev" in --outdir|-d|--sample|-s|--join) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;; esac
             case "$prev" in --input-format) COMPREPLY=($(compgen -W 'auto text jsonl' -- "$cur")); return ;; esac
-            case "$prev" in --jobs|-j|--name-template|--input-format|--gap|--speed|--pitch|--retries|--timeout|--endpoint|--api-key) return ;; esac
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--outdir -d --sample -s --jobs -j --name-template --input-format --join --gap --force --fail-fast --speed --pitch --strict-sample --retries --timeout --endpoint --api-key --local --no-cache --dry-run --json --quiet -q --debug --help -h --version -V' -- "$cur"))
+            case "$prev" in --jobs|-j|--name-template|--input-format|--gap|--speed|--pitch|--retries|--timeout|--endpoint|--api-key|--voice|--engine) return ;; esac
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--outdir -d --sample -s --jobs -j --name-template --input-format --join --gap --force --fail-fast --speed --pitch --strict-sample --retries --timeout --endpoint --api-key --voice --engine --local --no-cache --dry-run --json --quiet -q --debug --help -h --version -V' -- "$cur"))
             else COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null
             fi ;;
         "cache")
@@ -70,7 +71,7 @@ _voiceclone() {
             fi ;;
         "config get")
             if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--help -h --version -V' -- "$cur"))
-            else COMPREPLY=($(compgen -W 'api-key endpoint timeout retries cache-size' -- "$cur"))
+            else COMPREPLY=($(compgen -W 'api-key endpoint timeout retries engine cache-size' -- "$cur"))
             fi ;;
         "config path")
             if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--help -h --version -V' -- "$cur"))
@@ -78,7 +79,7 @@ _voiceclone() {
             fi ;;
         "config set")
             if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--help -h --version -V' -- "$cur"))
-            else COMPREPLY=($(compgen -W 'api-key endpoint timeout retries cache-size' -- "$cur"))
+            else COMPREPLY=($(compgen -W 'api-key endpoint timeout retries engine cache-size' -- "$cur"))
             fi ;;
         "config show")
             if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--json --help -h --version -V' -- "$cur"))
@@ -86,17 +87,21 @@ _voiceclone() {
             fi ;;
         "config unset")
             if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--help -h --version -V' -- "$cur"))
-            else COMPREPLY=($(compgen -W 'api-key endpoint timeout retries cache-size' -- "$cur"))
+            else COMPREPLY=($(compgen -W 'api-key endpoint timeout retries engine cache-size' -- "$cur"))
             fi ;;
         "engines")
             if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--json --help -h --version -V' -- "$cur"))
+            else COMPREPLY=($(compgen -W 'fetch' -- "$cur"))
+            fi ;;
+        "engines fetch")
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--help -h --version -V' -- "$cur"))
             else COMPREPLY=($(compgen -W '' -- "$cur"))
             fi ;;
         "say")
             case "$prev" in --sample|-s|--text-file|-f|--output|-o) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;; esac
             case "$prev" in --format) COMPREPLY=($(compgen -W 'wav flac ogg mp3' -- "$cur")); return ;; esac
-            case "$prev" in --speed|--pitch|--retries|--timeout|--endpoint|--api-key|--format|--sample-rate|--prefetch) return ;; esac
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--sample -s --text-file -f --output -o --speed --pitch --strict-sample --retries --timeout --endpoint --api-key --local --no-cache --dry-run --play --format --sample-rate --raw --prefetch --json --quiet -q --debug --help -h --version -V' -- "$cur"))
+            case "$prev" in --speed|--pitch|--retries|--timeout|--endpoint|--api-key|--voice|--engine|--format|--sample-rate|--prefetch) return ;; esac
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--sample -s --text-file -f --output -o --speed --pitch --strict-sample --retries --timeout --endpoint --api-key --voice --engine --local --no-cache --dry-run --play --format --sample-rate --raw --prefetch --json --quiet -q --debug --help -h --version -V' -- "$cur"))
             else COMPREPLY=($(compgen -W '' -- "$cur"))
             fi ;;
         "voices")

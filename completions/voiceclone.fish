@@ -3,7 +3,7 @@ complete -c voiceclone -f
 complete -c voiceclone -n '__fish_use_subcommand' -a batch -d 'Speak every line of a text or JSONL file into its own WAV; re-runs resume where they stopped.'
 complete -c voiceclone -n '__fish_use_subcommand' -a cache -d 'The caches: engine answers (so no chunk is paid for twice), and --local'\''s voice profiles and model.'
 complete -c voiceclone -n '__fish_use_subcommand' -a config -d 'Show and change settings (precedence: flag > environment > config file > default).'
-complete -c voiceclone -n '__fish_use_subcommand' -a engines -d 'List the speech engines, whether each is installed, and how to install it.'
+complete -c voiceclone -n '__fish_use_subcommand' -a engines -d 'The speech engines: which can speak now, where each comes from, and what the others need.'
 complete -c voiceclone -n '__fish_use_subcommand' -a say -d 'Speak TEXT in the voice of a sample: to a file, to stdout, or out loud.'
 complete -c voiceclone -n '__fish_use_subcommand' -a voices -d 'Keep cloned voices by name: add a sample once, then list, play, export and import it.'
 complete -c voiceclone -n '__fish_use_subcommand' -l help -s h -d 'Show this message and exit.'
@@ -25,7 +25,9 @@ complete -c voiceclone -n '__fish_seen_subcommand_from batch' -l retries -r -d '
 complete -c voiceclone -n '__fish_seen_subcommand_from batch' -l timeout -r -d 'Seconds one request attempt may take, from connecting to the last byte. [default: 120]'
 complete -c voiceclone -n '__fish_seen_subcommand_from batch' -l endpoint -r -d 'API base URL. [default: https://aivoiceclonefree.com]'
 complete -c voiceclone -n '__fish_seen_subcommand_from batch' -l api-key -r -d 'API key. Visible in the process list: prefer VOICECLONE_API_KEY or '\''voiceclone config set api-key'\''.'
-complete -c voiceclone -n '__fish_seen_subcommand_from batch' -l local -d 'Clone offline on the CPU (needs the '\''local'\'' extra); no API key, nothing leaves the machine.'
+complete -c voiceclone -n '__fish_seen_subcommand_from batch' -l voice -r -d 'A saved voice, instead of --sample ('\''voiceclone voices list'\'').'
+complete -c voiceclone -n '__fish_seen_subcommand_from batch' -l engine -r -d 'The engine that speaks: remote, local, or an installed plugin ('\''voiceclone engines'\'' lists them). [default: the engine setting, remote]'
+complete -c voiceclone -n '__fish_seen_subcommand_from batch' -l local -d 'Short for --engine local: clone offline on the CPU (needs the '\''local'\'' extra); no API key, nothing leaves the machine.'
 complete -c voiceclone -n '__fish_seen_subcommand_from batch' -l no-cache -d 'Use no cache at all: request every chunk again (answers are neither read from nor saved to the response cache) and, with --local, analyse the sample again.'
 complete -c voiceclone -n '__fish_seen_subcommand_from batch' -l dry-run -d 'Check everything and print the requests, characters, cached chunks and estimated audio minutes, without sending anything or writing any file. Needs no API key.'
 complete -c voiceclone -n '__fish_seen_subcommand_from batch' -l json -d 'Print a one-line JSON summary on stdout.'
@@ -58,6 +60,7 @@ complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_s
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from get' -a endpoint
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from get' -a timeout
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from get' -a retries
+complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from get' -a engine
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from get' -a cache-size
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from get' -l help -s h -d 'Show this message and exit.'
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from get' -l version -s V -d 'Show the version and exit.'
@@ -67,6 +70,7 @@ complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_s
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from set' -a endpoint
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from set' -a timeout
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from set' -a retries
+complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from set' -a engine
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from set' -a cache-size
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from set' -l help -s h -d 'Show this message and exit.'
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from set' -l version -s V -d 'Show the version and exit.'
@@ -77,12 +81,16 @@ complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_s
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from unset' -a endpoint
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from unset' -a timeout
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from unset' -a retries
+complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from unset' -a engine
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from unset' -a cache-size
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from unset' -l help -s h -d 'Show this message and exit.'
 complete -c voiceclone -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from unset' -l version -s V -d 'Show the version and exit.'
-complete -c voiceclone -n '__fish_seen_subcommand_from engines' -l json -d 'Machine-readable output.'
-complete -c voiceclone -n '__fish_seen_subcommand_from engines' -l help -s h -d 'Show this message and exit.'
-complete -c voiceclone -n '__fish_seen_subcommand_from engines' -l version -s V -d 'Show the version and exit.'
+complete -c voiceclone -n '__fish_seen_subcommand_from engines; and not __fish_seen_subcommand_from fetch' -a fetch -d 'Download an engine'\''s model ahead of time (for engines whose weights live on a model hub).'
+complete -c voiceclone -n '__fish_seen_subcommand_from engines; and not __fish_seen_subcommand_from fetch' -l json -d 'Machine-readable output.'
+complete -c voiceclone -n '__fish_seen_subcommand_from engines; and not __fish_seen_subcommand_from fetch' -l help -s h -d 'Show this message and exit.'
+complete -c voiceclone -n '__fish_seen_subcommand_from engines; and not __fish_seen_subcommand_from fetch' -l version -s V -d 'Show the version and exit.'
+complete -c voiceclone -n '__fish_seen_subcommand_from engines; and __fish_seen_subcommand_from fetch' -l help -s h -d 'Show this message and exit.'
+complete -c voiceclone -n '__fish_seen_subcommand_from engines; and __fish_seen_subcommand_from fetch' -l version -s V -d 'Show the version and exit.'
 complete -c voiceclone -n '__fish_seen_subcommand_from say' -l sample -s s -r -F -d 'Voice sample: WAV, MP3 or M4A, 5-30 s.'
 complete -c voiceclone -n '__fish_seen_subcommand_from say' -l text-file -s f -r -F -d 'Read the text from a file ('\''-'\'' for stdin).'
 complete -c voiceclone -n '__fish_seen_subcommand_from say' -l output -s o -r -F -d 'File to write (.wav .flac .ogg .mp3), or '\''-'\'' for WAV on stdout. Default: stdout when piped, else voiceclone-DATE-TIME.wav.'
@@ -93,7 +101,9 @@ complete -c voiceclone -n '__fish_seen_subcommand_from say' -l retries -r -d 'Re
 complete -c voiceclone -n '__fish_seen_subcommand_from say' -l timeout -r -d 'Seconds one request attempt may take, from connecting to the last byte. [default: 120]'
 complete -c voiceclone -n '__fish_seen_subcommand_from say' -l endpoint -r -d 'API base URL. [default: https://aivoiceclonefree.com]'
 complete -c voiceclone -n '__fish_seen_subcommand_from say' -l api-key -r -d 'API key. Visible in the process list: prefer VOICECLONE_API_KEY or '\''voiceclone config set api-key'\''.'
-complete -c voiceclone -n '__fish_seen_subcommand_from say' -l local -d 'Clone offline on the CPU (needs the '\''local'\'' extra); no API key, nothing leaves the machine.'
+complete -c voiceclone -n '__fish_seen_subcommand_from say' -l voice -r -d 'A saved voice, instead of --sample ('\''voiceclone voices list'\'').'
+complete -c voiceclone -n '__fish_seen_subcommand_from say' -l engine -r -d 'The engine that speaks: remote, local, or an installed plugin ('\''voiceclone engines'\'' lists them). [default: the engine setting, remote]'
+complete -c voiceclone -n '__fish_seen_subcommand_from say' -l local -d 'Short for --engine local: clone offline on the CPU (needs the '\''local'\'' extra); no API key, nothing leaves the machine.'
 complete -c voiceclone -n '__fish_seen_subcommand_from say' -l no-cache -d 'Use no cache at all: request every chunk again (answers are neither read from nor saved to the response cache) and, with --local, analyse the sample again.'
 complete -c voiceclone -n '__fish_seen_subcommand_from say' -l dry-run -d 'Check everything and print the requests, characters, cached chunks and estimated audio minutes, without sending anything or writing any file. Needs no API key.'
 complete -c voiceclone -n '__fish_seen_subcommand_from say' -l play -d 'Play through the default audio device as it is made (with -o: play and save).'

@@ -7,7 +7,7 @@ _voiceclone_voice_names() {
 }
 
 _voiceclone() {
-    local -a subcmds; subcmds=('batch:Speak every line of a text or JSONL file into its own WAV; re-runs resume where they stopped.' 'cache:The caches: engine answers (so no chunk is paid for twice), and --local'\''s voice profiles and model.' 'config:Show and change settings (precedence: flag > environment > config file > default).' 'engines:List the speech engines, whether each is installed, and how to install it.' 'say:Speak TEXT in the voice of a sample: to a file, to stdout, or out loud.' 'voices:Keep cloned voices by name: add a sample once, then list, play, export and import it.')
+    local -a subcmds; subcmds=('batch:Speak every line of a text or JSONL file into its own WAV; re-runs resume where they stopped.' 'cache:The caches: engine answers (so no chunk is paid for twice), and --local'\''s voice profiles and model.' 'config:Show and change settings (precedence: flag > environment > config file > default).' 'engines:The speech engines: which can speak now, where each comes from, and what the others need.' 'say:Speak TEXT in the voice of a sample: to a file, to stdout, or out loud.' 'voices:Keep cloned voices by name: add a sample once, then list, play, export and import it.')
     _arguments -C \
         '(--help -h)'{--help,-h}'[Show this message and exit.]' \
         '(--version -V)'{--version,-V}'[Show the version and exit.]' \
@@ -43,7 +43,9 @@ _voiceclone_batch() {
         '--timeout[Seconds one request attempt may take, from connecting to the last byte. \[default\: 120\]]:value: ' \
         '--endpoint[API base URL. \[default\: https\://aivoiceclonefree.com\]]:value: ' \
         '--api-key[API key. Visible in the process list\: prefer VOICECLONE_API_KEY or '\''voiceclone config set api-key'\''.]:value: ' \
-        '--local[Clone offline on the CPU (needs the '\''local'\'' extra); no API key, nothing leaves the machine.]' \
+        '--voice[A saved voice, instead of --sample ('\''voiceclone voices list'\'').]:value: ' \
+        '--engine[The engine that speaks\: remote, local, or an installed plugin ('\''voiceclone engines'\'' lists them). \[default\: the engine setting, remote\]]:value: ' \
+        '--local[Short for --engine local\: clone offline on the CPU (needs the '\''local'\'' extra); no API key, nothing leaves the machine.]' \
         '--no-cache[Use no cache at all\: request every chunk again (answers are neither read from nor saved to the response cache) and, with --local, analyse the sample again.]' \
         '--dry-run[Check everything and print the requests, characters, cached chunks and estimated audio minutes, without sending anything or writing any file. Needs no API key.]' \
         '--json[Print a one-line JSON summary on stdout.]' \
@@ -116,7 +118,7 @@ _voiceclone_config_get() {
     _arguments \
         '(--help -h)'{--help,-h}'[Show this message and exit.]' \
         '(--version -V)'{--version,-V}'[Show the version and exit.]' \
-        '1:key:(api-key endpoint timeout retries cache-size)'
+        '1:key:(api-key endpoint timeout retries engine cache-size)'
 }
 
 _voiceclone_config_path() {
@@ -130,7 +132,7 @@ _voiceclone_config_set() {
     _arguments \
         '(--help -h)'{--help,-h}'[Show this message and exit.]' \
         '(--version -V)'{--version,-V}'[Show the version and exit.]' \
-        '1:key:(api-key endpoint timeout retries cache-size)'
+        '1:key:(api-key endpoint timeout retries engine cache-size)'
 }
 
 _voiceclone_config_show() {
@@ -145,12 +147,26 @@ _voiceclone_config_unset() {
     _arguments \
         '(--help -h)'{--help,-h}'[Show this message and exit.]' \
         '(--version -V)'{--version,-V}'[Show the version and exit.]' \
-        '1:key:(api-key endpoint timeout retries cache-size)'
+        '1:key:(api-key endpoint timeout retries engine cache-size)'
 }
 
 _voiceclone_engines() {
-    _arguments \
+    local -a subcmds; subcmds=('fetch:Download an engine'\''s model ahead of time (for engines whose weights live on a model hub).')
+    _arguments -C \
         '--json[Machine-readable output.]' \
+        '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+        '(--version -V)'{--version,-V}'[Show the version and exit.]' \
+        '1: :->cmd' '*:: :->args'
+    case $state in
+        cmd) _describe 'command' subcmds ;;
+        args) case $words[1] in
+            fetch) _voiceclone_engines_fetch ;;
+        esac ;;
+    esac
+}
+
+_voiceclone_engines_fetch() {
+    _arguments \
         '(--help -h)'{--help,-h}'[Show this message and exit.]' \
         '(--version -V)'{--version,-V}'[Show the version and exit.]' \
         '*:text: '
@@ -168,7 +184,9 @@ _voiceclone_say() {
         '--timeout[Seconds one request attempt may take, from connecting to the last byte. \[default\: 120\]]:value: ' \
         '--endpoint[API base URL. \[default\: https\://aivoiceclonefree.com\]]:value: ' \
         '--api-key[API key. Visible in the process list\: prefer VOICECLONE_API_KEY or '\''voiceclone config set api-key'\''.]:value: ' \
-        '--local[Clone offline on the CPU (needs the '\''local'\'' extra); no API key, nothing leaves the machine.]' \
+        '--voice[A saved voice, instead of --sample ('\''voiceclone voices list'\'').]:value: ' \
+        '--engine[The engine that speaks\: remote, local, or an installed plugin ('\''voiceclone engines'\'' lists them). \[default\: the engine setting, remote\]]:value: ' \
+        '--local[Short for --engine local\: clone offline on the CPU (needs the '\''local'\'' extra); no API key, nothing leaves the machine.]' \
         '--no-cache[Use no cache at all\: request every chunk again (answers are neither read from nor saved to the response cache) and, with --local, analyse the sample again.]' \
         '--dry-run[Check everything and print the requests, characters, cached chunks and estimated audio minutes, without sending anything or writing any file. Needs no API key.]' \
         '--play[Play through the default audio device as it is made (with -o\: play and save).]' \

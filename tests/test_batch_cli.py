@@ -170,7 +170,7 @@ def test_jsonl_without_default_sample(cli, api_env, sample_wav, tmp_path):
     r = run_batch(cli, script, "-d", tmp_path / "out", "--json")
     assert r.code == 10
     assert texts_sent(api_env) == ["Own voice."]
-    assert "no sample for this line" in summary_of(r)["failures"][0]["reason"]
+    assert "no voice for this line" in summary_of(r)["failures"][0]["reason"]
 
 
 def test_a_429_pauses_every_worker(cli, api_env, sample_wav, tmp_path):

@@ -330,11 +330,24 @@ class CountingEngine:
     def __init__(self):
         self.prepared: list[Path] = []
 
-    def prepare_voice(self, path, *, strict=False):
-        self.prepared.append(Path(path))
-        if Path(path).read_bytes().startswith(b"x"):
+    def prepare_voice(self, sample):
+        self.prepared.append(Path(sample.source))
+        return f"voice of {Path(sample.source).name}"
+
+
+@pytest.fixture(autouse=True)
+def fake_sample_checks(monkeypatch):
+    """The samples here are a byte each: 'checking' one refuses it if it starts with x."""
+    from types import SimpleNamespace
+
+    from voiceclone_cli.prepare import voice as voice_module
+
+    def load(*, sample=None, voice=None, strict=False):
+        if Path(sample).read_bytes().startswith(b"x"):
             raise SampleError("the sample is unusable")
-        return f"voice of {Path(path).name}"
+        return SimpleNamespace(source=Path(sample), notes=[])
+
+    monkeypatch.setattr(voice_module, "load_voice_sample", load)
 
 
 def test_each_sample_is_prepared_once_and_a_refusal_is_remembered(tmp_path):
@@ -348,7 +361,7 @@ def test_each_sample_is_prepared_once_and_a_refusal_is_remembered(tmp_path):
     for _ in range(2):
         with pytest.raises(SampleError, match="sample bad.wav: the sample is unusable"):
             cache.voice(tmp_path / "bad.wav")
-    assert [p.name for p in engine.prepared] == ["main.wav", "a.wav", "bad.wav"]
+    assert [p.name for p in engine.prepared] == ["main.wav", "a.wav"]  # bad.wav: refused when checked
 
 
 def test_hashing_a_sample_needs_no_preparation(tmp_path):

@@ -40,7 +40,7 @@ def test_set_get_unset_endpoint(cli):
     "args, code, message",
     [
         (["config", "set", "colour", "blue"], 2, "unknown setting 'colour'"),
-        (["config", "get", "colour"], 2, "valid keys: api-key, endpoint, timeout, retries, cache-size"),
+        (["config", "get", "colour"], 2, "valid keys: api-key, endpoint, timeout, retries, engine, cache-size"),
         (["config", "set", "endpoint"], 2, "missing value"),
         (["config", "set", "endpoint", "http://example.com"], 3, "clear text"),
         (["config", "set", "retries", "lots"], 3, "whole number"),

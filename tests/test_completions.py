@@ -32,7 +32,7 @@ def bash_complete(words: list[str]) -> list[str]:
 def test_bash_completes_commands_options_and_keys():
     assert set(bash_complete(["voiceclone", "''"])) >= {"say", "config"}
     assert "--sample" in bash_complete(["voiceclone", "say", "--s"])
-    assert set(bash_complete(["voiceclone", "config", "set", "''"])) == {"api-key", "endpoint", "timeout", "retries", "cache-size"}
+    assert set(bash_complete(["voiceclone", "config", "set", "''"])) == {"api-key", "endpoint", "timeout", "retries", "engine", "cache-size"}
 
 
 @pytest.mark.parametrize("words", [["say", "--sample"], ["say", "-s"], ["say", "-o"], ["say", "-f"],

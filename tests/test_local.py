@@ -12,6 +12,8 @@ import pytest
 from tests import samples
 from tests.conftest import read_audio
 
+from voiceclone_cli.prepare.sample import prepare_sample
+
 pytest.importorskip("piper", reason="the local extra is not installed: pip install -e '.[local,test]'")
 
 TEXT = "The quick brown fox jumps over the lazy dog."
@@ -121,7 +123,7 @@ def test_three_chunks_join_without_discontinuity(local_env, sample_wav):
             pass
 
     engine = LocalEngine()
-    voice = engine.prepare_voice(sample_wav)
+    voice = engine.prepare_voice(prepare_sample(sample_wav))
     text = " ".join([
         "The first part of this text is a long sentence about rivers, hills and the weather in the spring.",
         "The second part continues with another long sentence, describing a walk along the quiet harbour at dusk.",
@@ -188,7 +190,8 @@ def test_engines_lists_local_as_installed(cli):
     import json
 
     engines = {e["name"]: e for e in json.loads(r.out)}
-    assert engines["local"]["installed"] is True and engines["remote"]["installed"] is True
+    assert engines["local"]["usable"] is True and engines["local"]["source"] == "built-in"
+    assert engines["remote"]["usable"] is False and engines["remote"]["fix"].startswith("voiceclone config set api-key")
 
 
 def test_missing_extra_gives_the_pip_command(sample_wav, tmp_path):
@@ -208,7 +211,7 @@ def test_missing_extra_gives_the_pip_command(sample_wav, tmp_path):
          + "from voiceclone_cli.cli import main\nsys.exit(main(['engines']))\n"],
         capture_output=True, text=True,
     )
-    assert "not installed" in engines.stdout and "voiceclone-cli[local]" in engines.stdout
+    assert "needs the 'local' extra" in engines.stdout and "voiceclone-cli[local]" in engines.stdout
 
 
 def test_prepared_model_is_cached_and_a_corrupt_copy_rebuilt(sample_wav, tmp_path):

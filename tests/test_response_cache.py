@@ -168,6 +168,9 @@ class _CountingEngine:
         self.version = version
         self.calls = 0
 
+    def prepare_voice(self, sample):
+        return "voice"
+
     def synthesize(self, text, voice, *, speed=1.0, pitch=0.0):
         self.calls += 1
         return pcm16_audio(100, seed=self.calls)
@@ -182,14 +185,14 @@ class _CountingEngine:
 def test_a_new_engine_version_asks_again(tmp_path):
     from types import SimpleNamespace
 
-    voice = SimpleNamespace(sha256="ef" * 32)
     first = CachedEngine(_CountingEngine("model/1"), ResponseCache(tmp_path))
+    voice = first.prepare_voice(SimpleNamespace(sha256="ef" * 32))
     made = first.synthesize("Hello.", voice)
     again = first.synthesize("Hello.", voice)
     assert first.engine.calls == 1 and np.array_equal(made.samples, again.samples)
     assert first.stats() == {"requests": 1, "cache_hits": 1}
     upgraded = CachedEngine(_CountingEngine("model/2"), ResponseCache(tmp_path))
-    upgraded.synthesize("Hello.", voice)
+    upgraded.synthesize("Hello.", upgraded.prepare_voice(voice.sample))
     assert upgraded.engine.calls == 1
 
 

@@ -430,7 +430,7 @@ def test_the_profile_is_stored_and_put_in_the_cache(cli, sample_wav, tmp_path, m
     cached = ProfileCache().path_for(f"{shown['sha256'][:40]}-v{PROFILE_VERSION}")
     assert cached.is_file()
     # what --local will look up: found in the cache, no analysis
-    assert LocalEngine().prepare_voice(sample_wav).from_cache
+    assert LocalEngine().prepare_voice(prepare_sample(sample_wav)).from_cache
 
     exported = tmp_path / "ana.vcvoice"
     assert cli(["voices", "export", "ana", exported]).code == 0
@@ -445,7 +445,7 @@ def test_the_profile_is_stored_and_put_in_the_cache(cli, sample_wav, tmp_path, m
     r = cli(["voices", "import", exported])
     assert r.code == 0 and "ready for remote, local" in r.stderr, r.stderr
     assert cached.is_file()
-    assert LocalEngine().prepare_voice(sample_wav).from_cache
+    assert LocalEngine().prepare_voice(prepare_sample(sample_wav)).from_cache
 
 
 def test_no_profile_skips_the_analysis(cli, sample_wav):

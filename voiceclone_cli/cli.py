@@ -29,9 +29,9 @@ from voiceclone_cli.redaction import scrub
 COMMANDS = {
     "say": (say, SAY_EXAMPLES),
     "batch": (batch, BATCH_EXAMPLES),
-    "engines": (engines_cmd.engines, "[bold]Example[/bold]\n\n  voiceclone engines"),
 }
-GROUPS = {"config": config_cmd.app, "cache": engines_cmd.cache_app, "voices": voices_cmd.app}
+GROUPS = {"config": config_cmd.app, "engines": engines_cmd.engines_app, "cache": engines_cmd.cache_app,
+          "voices": voices_cmd.app}
 
 app = typer.Typer(
     name=PROG,

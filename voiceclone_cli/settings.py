@@ -91,6 +91,17 @@ def _parse_retries(value: Any) -> int:
     return count
 
 
+_ENGINE_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}\Z")
+
+
+def _parse_engine(value: Any) -> str:
+    """An engine's name; whether it is installed is checked when it is used (exit 2 listing them)."""
+    name = str(value).strip().lower()
+    if not _ENGINE_NAME.match(name):
+        raise ValueError(f"{str(value)!r} is not an engine name (see 'voiceclone engines')")
+    return name
+
+
 DEFAULT_CACHE_SIZE = 1_000_000_000
 _SIZE_UNITS = {
     "": 1, "b": 1, "byte": 1, "bytes": 1,
@@ -168,6 +179,8 @@ SPECS: dict[str, SettingSpec] = {
                     "seconds one request attempt may take, connect to last byte"),
         SettingSpec("retries", "VOICECLONE_RETRIES", 4, _parse_retries,
                     "retries after 429, 5xx and network errors"),
+        SettingSpec("engine", "VOICECLONE_ENGINE", "remote", _parse_engine,
+                    "the engine used without --engine or --local: remote, local or a plugin"),
         SettingSpec("cache-size", "VOICECLONE_CACHE_SIZE", DEFAULT_CACHE_SIZE, parse_size,
                     "size limit of the response cache, e.g. 2GB; 0 disables it", show=format_size),
     )
@@ -211,6 +224,10 @@ class Settings:
     @property
     def retries(self) -> int:
         return self["retries"]
+
+    @property
+    def engine(self) -> str:
+        return self["engine"]
 
     @property
     def cache_size(self) -> int:

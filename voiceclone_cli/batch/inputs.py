@@ -29,7 +29,7 @@ AUTO = "auto"  # .jsonl/.ndjson and .txt decide; otherwise the first line does
 
 SPEED_RANGE = (0.5, 2.0)
 PITCH_RANGE = (-1.0, 1.0)
-KNOWN_KEYS = ("text", "output", "sample", "speed", "pitch")
+KNOWN_KEYS = ("text", "output", "sample", "voice", "speed", "pitch")
 # Keys starting with "_" are annotations, ignored on input: failed.jsonl writes "_line" and
 # "_error" there, and users can keep their own ("_speaker", "_note") without tripping the
 # unknown-key check that catches typos such as "sped".
@@ -48,11 +48,21 @@ class BatchItem:
     text: str | None = None
     output: str | None = None  # a JSONL "output", relative to OUTDIR
     sample: Path | None = None  # a JSONL "sample", resolved against the input's folder
+    voice: str | None = None  # a JSONL "voice" (a saved voice's name), or a script speaker's voice
     speed: float | None = None
     pitch: float | None = None
     fields: dict[str, Any] | None = None  # the JSONL object as given, for failed.jsonl
     raw: str | None = None  # the line as read, when it could not be parsed at all
     problem: str | None = None
+
+    @property
+    def voice_ref(self):
+        """The line's own voice (a sample path or a saved voice), if it names one."""
+        if self.voice is not None:
+            from voiceclone_cli.batch.voices import SavedVoice
+
+            return SavedVoice(self.voice)
+        return self.sample
 
 
 @dataclass(frozen=True)
@@ -222,6 +232,9 @@ def parse_jsonl_line(text: str, *, line: int, index: int, base_dir: Path) -> Bat
         text_value = None
     output = _optional_string(fields, "output", problems)
     sample_name = _optional_string(fields, "sample", problems)
+    voice = _optional_string(fields, "voice", problems)
+    if sample_name is not None and voice is not None:
+        problems.append('give "sample" or "voice", not both')
     sample = None
     if sample_name is not None:
         sample = Path(sample_name).expanduser()
@@ -229,7 +242,7 @@ def parse_jsonl_line(text: str, *, line: int, index: int, base_dir: Path) -> Bat
     speed = _optional_number(fields, "speed", SPEED_RANGE, problems)
     pitch = _optional_number(fields, "pitch", PITCH_RANGE, problems)
     return BatchItem(
-        line, index, text=text_value, output=output, sample=sample, speed=speed, pitch=pitch,
+        line, index, text=text_value, output=output, sample=sample, voice=voice, speed=speed, pitch=pitch,
         fields=fields, problem="; ".join(problems) or None,
     )
 

@@ -48,7 +48,7 @@ from voiceclone_cli.batch.results import (
     BatchSummary,
     LineOutcome,
 )
-from voiceclone_cli.batch.voices import VoiceCache
+from voiceclone_cli.batch.voices import SavedVoice, VoiceCache, VoiceRef
 from voiceclone_cli.engines.base import Engine
 from voiceclone_cli.output.plan import NamedInput, OutputTarget, inspect_output, same_file
 from voiceclone_cli.errors import (
@@ -77,7 +77,8 @@ class BatchOptions:
     """What to do with the lines; the engine (and its settings) is passed separately."""
 
     outdir: Path
-    sample: Path | None = None  # the voice of every line that does not name its own
+    sample: Path | None = None  # the voice of every line that does not name its own...
+    voice: str | None = None  # ...or a saved voice's name for it (not both)
     speed: float = 1.0
     pitch: float = 0.0
     strict_sample: bool = False
@@ -107,7 +108,7 @@ def run_batch(
     created: the name template, the --join path, a file input that is empty or not UTF-8, and
     the default sample. Callbacks run on the thread that settled the line, one at a time.
     """
-    template, shape, voices, inputs, join_target = _check_job(source, engine, options)
+    template, shape, voices, inputs, join_target = _check_job(source, VoiceCache(engine, strict=options.strict_sample), options)
     outdir = options.outdir
     _prepare_outdir(outdir)
     jobs = max(1, min(options.jobs, engine.max_workers))
@@ -136,7 +137,8 @@ def plan_batch(source: BatchInput, engine: Engine, options: BatchOptions) -> Bat
     nothing is sent, OUTDIR and its sub-folders are not created, the manifest is read without
     being locked or repaired, and failed.jsonl is left alone. Samples are checked, not analysed.
     """
-    template, shape, voices, inputs, join_target = _check_job(source, _SampleChecker(), options)
+    template, shape, voices, inputs, join_target = _check_job(
+        source, VoiceCache(engine, strict=options.strict_sample, dry_run=True), options)
     _check_outdir(options.outdir)
     run = _BatchRun(source, engine, options, template, voices, Manifest.read_only(options.outdir),
                     options.outdir, 1, inputs, join_target, total=shape.items if shape else None,
@@ -146,14 +148,24 @@ def plan_batch(source: BatchInput, engine: Engine, options: BatchOptions) -> Bat
     return run.plan()
 
 
-def _check_job(source: BatchInput, preparer: Any, options: BatchOptions) -> tuple[
+def default_voice(options: BatchOptions) -> VoiceRef | None:
+    """The voice of lines that name none: ``--sample`` or ``--voice``."""
+    if options.sample is not None and options.voice is not None:
+        raise UsageError("give --sample or --voice, not both")
+    if options.voice is not None:
+        return SavedVoice(options.voice)
+    return options.sample
+
+
+def _check_job(source: BatchInput, voices: VoiceCache, options: BatchOptions) -> tuple[
         NameTemplate, Any, VoiceCache, list[NamedInput], OutputTarget | None]:
     """Everything the whole job depends on, refused before OUTDIR is created or a request sent."""
     template = NameTemplate(options.name_template)
-    if options.sample is None and source.format == TEXT:
+    default = default_voice(options)
+    if default is None and source.format == TEXT:
         raise UsageError(
-            "missing --sample",
-            hint="every line of a text file needs it; JSONL lines can name their own \"sample\"",
+            "missing --sample or --voice",
+            hint="every line of a text file needs one; JSONL lines can name their own \"sample\" or \"voice\"",
         )
     inputs = _job_inputs(source, options)
     join_target = _check_join_target(options.join, inputs) if options.join is not None else None
@@ -163,21 +175,9 @@ def _check_job(source: BatchInput, preparer: Any, options: BatchOptions) -> tupl
             f"{source.name} has no lines to speak",
             hint="blank lines and lines starting with # are skipped",
         )
-    voices = VoiceCache(preparer, strict=options.strict_sample)
-    if options.sample is not None:
-        voices.prepare_default(options.sample)
+    if default is not None:
+        voices.prepare_default(default)
     return template, shape, voices, inputs, join_target
-
-
-class _SampleChecker:
-    """Prepares a dry run's voices: the sample is checked as every engine checks it, but no
-    voice is analysed (the local engine would take seconds and write a voice profile)."""
-
-    @staticmethod
-    def prepare_voice(sample_path: Path, *, strict: bool = False) -> Any:
-        from voiceclone_cli.prepare.sample import prepare_sample
-
-        return prepare_sample(sample_path, strict=strict)
 
 
 def _prepare_outdir(outdir: Path) -> None:
@@ -323,9 +323,9 @@ class _BatchRun:
             name = check_output_name(name)
             text = require_text(item.text or "", "the text").strip()
             self._claim(name, item.line)
-            sample = item.sample or self.options.sample
+            sample = item.voice_ref or default_voice(self.options)
             if sample is None:
-                raise InputError('no sample for this line: give --sample, or a "sample" key')
+                raise InputError('no voice for this line: give --sample or --voice, or a "sample" or "voice" key')
             path = self._output_path(name, sample)
             speed = self.options.speed if item.speed is None else item.speed
             pitch = self.options.pitch if item.pitch is None else item.pitch
@@ -381,7 +381,7 @@ class _BatchRun:
                 "Windows disks they are one file, so writing it would overwrite that one"
             )
 
-    def _output_path(self, name: str, sample: Path) -> Path:
+    def _output_path(self, name: str, sample: VoiceRef) -> Path:
         path = self.outdir / name
         if path.parent != self.outdir:
             try:
@@ -394,7 +394,8 @@ class _BatchRun:
         if path.is_dir():
             raise InputError(f"output {name} is a folder")
         if path.exists():
-            for named in [*self.inputs, NamedInput(sample, "this line's voice sample")]:
+            own = [NamedInput(sample, "this line's voice sample")] if isinstance(sample, Path) else []
+            for named in [*self.inputs, *own]:
                 if same_file(path, named.path):
                     raise InputError(f"output {name} is {named.role} ({named.path}): "
                                      "writing it would destroy it")

@@ -12,7 +12,7 @@ import typer
 from voiceclone_cli.commands.common import (
     binary_stdin,
     emit,
-    make_engine,
+    open_engine,
     setup_logging,
     stderr_is_terminal,
 )
@@ -65,6 +65,8 @@ def batch(
     timeout: options.Timeout = None,
     endpoint: options.Endpoint = None,
     api_key: options.ApiKey = None,
+    voice: options.VoiceName = None,
+    engine_name: options.EngineName = None,
     local: options.Local = False,
     no_cache: options.NoCache = False,
     dry_run: options.DryRun = False,
@@ -85,12 +87,13 @@ def batch(
     else:
         source = BatchInput.from_path(Path(input_file), fmt)
     options = BatchOptions(
-        outdir=outdir, sample=sample, speed=speed, pitch=pitch, strict_sample=strict_sample,
+        outdir=outdir, sample=sample, voice=voice, speed=speed, pitch=pitch, strict_sample=strict_sample,
         jobs=jobs, name_template=name_template, force=force, fail_fast=fail_fast, join=join,
         gap_seconds=DEFAULT_GAP_SECONDS if gap is None else gap,
     )
-    engine = make_engine(local, no_cache, api_key, endpoint, retries, timeout, quiet, max_workers=jobs,
-                         dry_run=dry_run)
+    engine = open_engine(engine=engine_name, local=local, no_cache=no_cache, quiet=quiet, dry_run=dry_run,
+                         max_workers=jobs,
+                         flags={"api-key": api_key, "endpoint": endpoint, "retries": retries, "timeout": timeout})
     if dry_run:
         try:
             _dry_run(source, engine, options, as_json=as_json, quiet=quiet)

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from voiceclone_cli.errors import UsageError
 from voiceclone_cli.redaction import register_secret, scrub
 
 PROG = "voiceclone"
@@ -127,28 +128,22 @@ def load_settings(flags: Mapping[str, Any] | None = None, quiet: bool = False, s
     return settings
 
 
-def make_engine(local: bool, no_cache: bool, api_key, endpoint, retries, timeout, quiet: bool,
-                *, max_workers: int = 8, dry_run: bool = False):
-    """The remote engine (settings and key checked here, before any work) or the local one,
-    behind the response cache unless ``no_cache``. A dry run needs no key: it sends nothing."""
+def open_engine(*, engine: str | None, local: bool, no_cache: bool, flags: Mapping[str, Any],
+                quiet: bool, max_workers: int = 8, dry_run: bool = False):
+    """The chosen engine — ``--local``, ``--engine NAME`` or the ``engine`` setting — behind the
+    response cache unless ``no_cache``, with its model loading in the background. Settings and
+    the key are checked here, before any work; a dry run needs no key (it sends nothing)."""
+    from voiceclone_cli.engines.cached import CachedEngine
+    from voiceclone_cli.engines.registry import get_engine
     from voiceclone_cli.engines.response_cache import ResponseCache
 
+    if local and engine not in (None, "local"):
+        raise UsageError(f"--local is short for --engine local; it cannot go with --engine {engine}",
+                         hint="drop one of them")
+    settings = load_settings(flags, quiet)
     cache = None if no_cache else ResponseCache()  # a bad cache size is refused before any work
-    if local:
-        from voiceclone_cli.engines.local.engine import LocalEngine
-
-        engine = LocalEngine(use_cache=not no_cache)
-        if not dry_run:
-            engine.warm_up()
-    else:
-        from voiceclone_cli.engines.remote.engine import RemoteEngine
-
-        settings = load_settings(
-            {"api-key": api_key, "endpoint": endpoint, "retries": retries, "timeout": timeout}, quiet
-        )
-        engine = RemoteEngine(settings, max_workers=max_workers, require_key=not dry_run)
-    if cache is None:
-        return engine
-    from voiceclone_cli.engines.cached import CachedEngine
-
-    return CachedEngine(engine, cache)
+    chosen = get_engine("local" if local else engine or settings.engine, settings,
+                        max_workers=max_workers, use_cache=not no_cache, require_key=not dry_run)
+    if not dry_run and callable(getattr(chosen, "warm_up", None)):
+        chosen.warm_up()
+    return chosen if cache is None else CachedEngine(chosen, cache)

@@ -12,22 +12,52 @@ from voiceclone_cli.commands.common import HELP_OPTIONS, PROG, err
 from voiceclone_cli.commands.presentation import Command, Group
 
 
-def engines(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
-    """List the speech engines, whether each is installed, and how to install it."""
-    from voiceclone_cli.engines.registry import engines as list_engines
+engines_app = typer.Typer(
+    help="The speech engines: which can speak now, where each comes from, and what the others need.",
+    add_completion=False,  # completions are static files (completions/)
+    context_settings=HELP_OPTIONS,
+    cls=Group,
+    invoke_without_command=True,
+    epilog="[bold]Examples[/bold]\n\n  voiceclone engines\n\n  voiceclone engines --json\n\n  voiceclone engines fetch pocket",
+)
 
-    found = list_engines()
-    if as_json:
-        print(json.dumps([
-            {"name": e.name, "installed": e.installed, "description": e.description,
-             "missing": list(e.missing), "install": e.install_hint or None}
-            for e in found
-        ]))
+
+@engines_app.callback()
+def engines(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List every engine: where it comes from, whether it can speak now, and what fixes it if not."""
+    if ctx.invoked_subcommand is not None:
         return
+    from voiceclone_cli.commands.common import emit, load_settings
+    from voiceclone_cli.engines.registry import list_engines
+
+    found = list_engines(load_settings(strict=False))
+    if as_json:
+        emit(json.dumps([e.to_dict() for e in found]))
+        return
+    width = max(len(e.name) for e in found)
     for e in found:
-        state = "installed" if e.installed else f"not installed — {e.install_hint}"
-        print(f"{e.name:<8} {state}")
-        print(f"{'':<8} {e.description}")
+        if e.broken:
+            state = f"broken: {e.broken}"
+        elif e.status.usable:
+            state = "ready"
+        else:
+            state = f"needs {e.status.missing}" + (f" — run: {e.status.fix}" if e.status.fix else "")
+        emit(f"{e.name:<{width}}  {state}")
+        emit(f"{'':<{width}}  {e.description or '(no description)'} [{e.source}]")
+
+
+@engines_app.command("fetch", cls=Command, context_settings=HELP_OPTIONS,
+                     epilog="[bold]Example[/bold]\n\n  voiceclone engines fetch pocket")
+def fetch(name: Annotated[str, typer.Argument(metavar="NAME", help="The engine whose model to download.", show_default=False)]) -> None:
+    """Download an engine's model ahead of time (for engines whose weights live on a model hub)."""
+    from voiceclone_cli.commands.common import info, load_settings
+    from voiceclone_cli.engines.registry import fetch_engine
+
+    done = fetch_engine(name, load_settings(strict=False))
+    info(done)
 
 
 cache_app = typer.Typer(

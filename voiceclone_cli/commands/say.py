@@ -13,7 +13,7 @@ from voiceclone_cli.commands.common import (
     binary_stdout,
     emit,
     info,
-    make_engine,
+    open_engine,
     setup_logging,
     stderr_is_terminal,
     stdin_is_terminal,
@@ -76,6 +76,8 @@ def say(
     timeout: options.Timeout = None,
     endpoint: options.Endpoint = None,
     api_key: options.ApiKey = None,
+    voice: options.VoiceName = None,
+    engine_name: options.EngineName = None,
     local: options.Local = False,
     no_cache: options.NoCache = False,
     dry_run: options.DryRun = False,
@@ -90,16 +92,20 @@ def say(
 ) -> None:
     """Speak TEXT in the voice of a sample: to a file, to stdout, or out loud."""
     from voiceclone_cli.output.plan import NamedInput, plan_output
+    from voiceclone_cli.prepare.voice import load_voice_sample
     from voiceclone_cli.speech import speak
 
     setup_logging(quiet=quiet, debug=debug)
-    if sample is None:
-        raise UsageError("missing --sample", hint='voiceclone say --sample me.wav "Hello there"')
+    if (sample is None) == (voice is None):
+        raise UsageError("missing --sample PATH (or --voice NAME)" if sample is None
+                         else "give --sample or --voice, not both",
+                         hint='voiceclone say --sample me.wav "Hello there" (saved voices: voiceclone voices list)')
     content = read_text(text, text_file)
-    inputs = [NamedInput(sample, "the voice sample")]
+    inputs = [NamedInput(sample, "the voice sample")] if sample is not None else []
     if text_file not in (None, "-"):
         inputs.append(NamedInput(Path(text_file), "the text file"))
-    engine = make_engine(local, no_cache, api_key, endpoint, retries, timeout, quiet, dry_run=dry_run)
+    engine = open_engine(engine=engine_name, local=local, no_cache=no_cache, quiet=quiet, dry_run=dry_run,
+                         flags={"api-key": api_key, "endpoint": endpoint, "retries": retries, "timeout": timeout})
     try:
         plan = plan_output(
             output=output, format_name=format_name, raw=raw, play=play,
@@ -108,23 +114,21 @@ def say(
             on_raw_open=lambda rate: info(f"raw PCM: s16le, {rate} Hz, 1 channel", quiet),
             inputs=inputs, sample_rate=sample_rate, text_chars=len(content), speed=speed,
         )
-        if dry_run:
-            try:
-                _dry_run(content, engine, sample, plan, speed=speed, pitch=pitch, strict=strict_sample,
-                         as_json=as_json, quiet=quiet)
-            finally:
-                plan.sink.abort()  # a dry run writes nothing: give back a name reserved for the output
-            return
         try:
-            voice = engine.prepare_voice(sample, strict=strict_sample)
+            prepared = load_voice_sample(sample=sample, voice=voice, strict=strict_sample)
+            for note in prepared.notes:
+                info(note, quiet)
+            if dry_run:
+                _dry_run(content, engine, prepared, plan, speed=speed, pitch=pitch, as_json=as_json, quiet=quiet)
+                plan.sink.abort()  # a dry run writes nothing: give back a name reserved for the output
+                return
+            speaker = engine.prepare_voice(prepared)
         except BaseException:
             plan.sink.abort()  # e.g. a name reserved for the output: give it back
             raise
-        for note in voice.notes:
-            info(note, quiet)
         with _progress(quiet) as on_progress:
             result = speak(
-                content, engine, voice, plan.sink, speed=speed, pitch=pitch, prefetch=prefetch,
+                content, engine, speaker, plan.sink, speed=speed, pitch=pitch, prefetch=prefetch,
                 rate=sample_rate, on_progress=on_progress,
             )
     finally:
@@ -150,20 +154,16 @@ def say(
             emit(json.dumps(summary))
 
 
-def _dry_run(content, engine, sample, plan, *, speed, pitch, strict, as_json, quiet) -> None:
+def _dry_run(content, engine, prepared, plan, *, speed, pitch, as_json, quiet) -> None:
     """Everything a real run checks, then what it would cost; nothing is sent or written.
 
-    The sample is checked as the engine would (``prepare_sample``); the local engine's voice
-    analysis is not run, since it takes seconds and writes a voice profile.
+    The sample is checked as for a real run; the engine's own voice preparation (the local
+    engine's analysis) is not run, since it takes seconds and writes a voice profile.
     """
     from voiceclone_cli.commands import dry_run
-    from voiceclone_cli.prepare.sample import prepare_sample
     from voiceclone_cli.speech import plan_speech
 
-    voice = prepare_sample(sample, strict=strict)
-    for note in voice.notes:
-        info(note, quiet)
-    cost = plan_speech(content, engine, voice, speed=speed, pitch=pitch)
+    cost = plan_speech(content, engine, prepared, speed=speed, pitch=pitch)
     numbers = {"requests": cost.requests, "chunks": cost.chunks, "cached": cost.cached,
                "characters": cost.characters, "audio_seconds": cost.audio_seconds}
     target = str(plan.path) if plan.path is not None else "stdout" if plan.to_stdout else "playback"

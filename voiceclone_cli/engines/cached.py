@@ -7,9 +7,10 @@ thread-safe and the wrapper keeps no per-call state.
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from voiceclone_cli.engines.base import cache_scope
 from voiceclone_cli.engines.response_cache import ResponseCache, response_key
 
 if TYPE_CHECKING:
@@ -18,9 +19,17 @@ if TYPE_CHECKING:
     from voiceclone_cli.audio.wav import Audio
 
 
+@dataclass(frozen=True)
+class CachedVoice:
+    """An engine's voice together with the prepared sample the cache keys are made from."""
+
+    sample: PreparedSample
+    inner: Any  # what the engine's own prepare_voice returned
+
+
 def sample_of(voice: Any) -> PreparedSample:
-    """The prepared sample behind a voice: the voice itself (remote) or what it was learnt from."""
-    return getattr(voice, "sample", voice)
+    """The prepared sample behind a voice (dry runs pass the prepared sample itself)."""
+    return voice.sample if isinstance(voice, CachedVoice) else voice
 
 
 class CachedEngine:
@@ -32,14 +41,20 @@ class CachedEngine:
         self.first_chunk_chars = engine.first_chunk_chars
         self.max_workers = engine.max_workers
         self.cpu_bound = engine.cpu_bound
-        self.endpoint = engine.endpoint
+        self.sample_rate = getattr(engine, "sample_rate", None)
+        self.endpoint = cache_scope(engine)
 
     @property
     def version(self) -> str:
         return self.engine.version
 
-    def __getattr__(self, name: str) -> Any:  # engine-specific extras (``client``, ``warm_up``...)
+    def __getattr__(self, name: str) -> Any:  # engine-specific extras (``client``...)
         return getattr(self.engine, name)
+
+    def warm_up(self) -> None:
+        warm_up = getattr(self.engine, "warm_up", None)
+        if warm_up is not None:
+            warm_up()
 
     def key(self, text: str, voice: Any, *, speed: float, pitch: float) -> str:
         return response_key(
@@ -51,14 +66,14 @@ class CachedEngine:
         """Whether this chunk would be answered from the cache (read-only: for dry runs)."""
         return self.cache.contains(self.key(text, voice, speed=speed, pitch=pitch))
 
-    def prepare_voice(self, sample_path: Path, *, strict: bool = False) -> Any:
-        return self.engine.prepare_voice(sample_path, strict=strict)
+    def prepare_voice(self, sample: PreparedSample) -> CachedVoice:
+        return CachedVoice(sample, self.engine.prepare_voice(sample))
 
     def synthesize(self, text: str, voice: Any, *, speed: float = 1.0, pitch: float = 0.0) -> Audio:
         key = self.key(text, voice, speed=speed, pitch=pitch)
         audio = self.cache.get(key)
         if audio is None:
-            audio = self.engine.synthesize(text, voice, speed=speed, pitch=pitch)
+            audio = self.engine.synthesize(text, voice.inner, speed=speed, pitch=pitch)
             self.cache.put(key, audio)
         return audio
 

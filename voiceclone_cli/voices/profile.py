@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 
 def local_engine_installed() -> bool:
-    from voiceclone_cli.engines.registry import LOCAL_MODULES, missing_modules
+    from voiceclone_cli.engines.local import LOCAL_MODULES
+    from voiceclone_cli.engines.registry import missing_modules
 
     return not missing_modules(LOCAL_MODULES)
 

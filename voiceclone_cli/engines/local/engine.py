@@ -13,13 +13,13 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from voiceclone_cli.engines.registry import LOCAL_EXTRA_HINT, LOCAL_MODULES, missing_modules
+from voiceclone_cli.engines.local import LOCAL_EXTRA_HINT, LOCAL_MODULES
+from voiceclone_cli.engines.registry import missing_modules
 from voiceclone_cli.errors import EngineUnavailableError, SampleError
 from voiceclone_cli.engines.local.profile_cache import ProfileCache, models_dir
-from voiceclone_cli.prepare.sample import PreparedSample, prepare_sample
+from voiceclone_cli.prepare.sample import PreparedSample
 from voiceclone_cli.audio.wav import Audio
 
 log = logging.getLogger("voiceclone.local")
@@ -63,6 +63,7 @@ class LocalEngine:
     first_chunk_chars = LOCAL_FIRST_CHUNK_CHARS
     cpu_bound = True  # the first chunk is made alone, on every core, before any look-ahead
     endpoint = ""  # nothing leaves the machine
+    sample_rate = 22050  # Piper's en_US-joe-medium
 
     def __init__(self, *, cache: ProfileCache | None = None, use_cache: bool = True) -> None:
         missing = missing_modules(LOCAL_MODULES)
@@ -99,10 +100,9 @@ class LocalEngine:
         self._warm_up = threading.Thread(target=shared_cloner, name="voiceclone-model-load", daemon=True)
         self._warm_up.start()
 
-    def prepare_voice(self, sample_path: Path, *, strict: bool = False) -> LocalVoice:
+    def prepare_voice(self, sample: PreparedSample) -> LocalVoice:
         from voiceclone_cli.engines.local.profile import PROFILE_VERSION, VoiceProfile, analyze_sample
 
-        sample = prepare_sample(sample_path, strict=strict)
         key = f"{hashlib.sha256(sample.data).hexdigest()[:40]}-v{PROFILE_VERSION}"
         if self.use_cache:
             profile = self.cache.load(key, VoiceProfile.from_arrays)
@@ -113,7 +113,7 @@ class LocalEngine:
         try:
             profile = analyze_sample(sample.samples, sample.rate)
         except ValueError as exc:  # e.g. too little voiced speech to learn a voice from
-            raise SampleError(f"cannot learn a voice from {sample_path}: {exc}",
+            raise SampleError(f"cannot learn a voice from {sample.source}: {exc}",
                               hint="use 5-30 s of clear speech") from None
         if self.use_cache:
             self.cache.store(key, profile.to_arrays())

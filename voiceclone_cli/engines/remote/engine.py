@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from voiceclone_cli.prepare.chunking import MAX_CHUNK_CHARS
 from voiceclone_cli.engines.remote.client import SyncCloneClient
 from voiceclone_cli.errors import MissingApiKeyError
 from voiceclone_cli.engines.remote.retry import RateGate, RetryPolicy
-from voiceclone_cli.prepare.sample import PreparedSample, prepare_sample
+from voiceclone_cli.prepare.sample import PreparedSample
+from voiceclone_cli.redaction import register_secret
 from voiceclone_cli.settings import Settings
 from voiceclone_cli.audio.wav import Audio
 
@@ -21,12 +20,14 @@ class RemoteEngine:
     first_chunk_chars = None  # every request costs: fill each one
     cpu_bound = False
     version = API_CONTRACT  # the same request to the same contract gives the same audio
+    sample_rate = None  # the service decides; each answer says
 
     def __init__(self, settings: Settings, *, max_workers: int = 8, gate: RateGate | None = None,
                  require_key: bool = True) -> None:
         """``require_key=False`` is for dry runs, which plan requests but never send one."""
         if require_key and not settings.api_key:
             raise MissingApiKeyError("no API key for the sync-clone API")
+        register_secret(settings.api_key)  # scrubbed from every message, also when used as a library
         self.max_workers = max_workers
         self.endpoint = settings.api_url
         self.client = SyncCloneClient(
@@ -37,8 +38,12 @@ class RemoteEngine:
             gate=gate,
         )
 
-    def prepare_voice(self, sample_path: Path, *, strict: bool = False) -> PreparedSample:
-        return prepare_sample(sample_path, strict=strict)
+    def warm_up(self) -> None:
+        """Nothing to load: the first request opens the connection."""
+
+    def prepare_voice(self, sample: PreparedSample) -> PreparedSample:
+        """The voice is the sample itself: it is uploaded with every request."""
+        return sample
 
     def synthesize(self, text: str, voice: PreparedSample, *, speed: float = 1.0, pitch: float = 0.0) -> Audio:
         return self.client.synthesize(voice, text, speed=speed, pitch=pitch)
