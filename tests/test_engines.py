@@ -1,0 +1,186 @@
+"""Engines as plugins: discovery, the example plugin installed for real, broken plugins, choice."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from tests.conftest import REPO
+from tests.test_batch_cli import write_lines
+from tests.test_entrypoint import BIN, env_for
+
+PLUGIN_DIR = REPO / "examples" / "engine-plugin"
+
+
+def fake_distribution(site: Path, name: str, entry_points: dict[str, str], modules: dict[str, str]) -> Path:
+    """A distribution as pip leaves it (dist-info with entry points), on a folder for PYTHONPATH."""
+    info = site / f"{name.replace('-', '_')}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    lines = "".join(f"{engine} = {target}\n" for engine, target in entry_points.items())
+    (info / "entry_points.txt").write_text(f"[voiceclone.engines]\n{lines}")
+    for module, code in modules.items():
+        (site / f"{module}.py").write_text(code)
+    return site
+
+
+@pytest.fixture
+def plugins_env(tmp_path, monkeypatch):
+    """A broken plugin (fails to import), one whose factory fails, and one that marks its import."""
+    marker = tmp_path / "imported"
+    site = fake_distribution(tmp_path / "site", "voiceclone-odd-engines", {
+        "broken": "vc_broken:create",
+        "failing": "vc_failing:create",
+        "marking": "vc_marking:create",
+    }, {
+        "vc_broken": "raise ImportError('needs libfoo 2, which is not installed')\n",
+        "vc_failing": "def create(settings, **options):\n    raise RuntimeError('no GPU found')\n",
+        "vc_marking": f"open({str(marker)!r}, 'w').close()\ndef create(settings):\n    raise RuntimeError('unused')\n",
+    })
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+    monkeypatch.syspath_prepend(str(site))
+    return marker
+
+
+def run(args, server=None, **env):
+    return subprocess.run([BIN, *map(str, args)], capture_output=True, text=True, env=env_for(server, **env),
+                          timeout=120)
+
+
+def test_engines_lists_built_ins_and_plugins_with_their_state(plugins_env):
+    proc = run(["engines", "--json"])
+    assert proc.returncode == 0, proc.stderr
+    listed = {e["name"]: e for e in json.loads(proc.stdout)}
+    assert [e["name"] for e in json.loads(proc.stdout)][:2] == ["remote", "local"]
+    assert listed["remote"]["source"] == "built-in" and listed["remote"]["usable"] is False
+    assert listed["remote"]["missing"] == "an API key" and "config set api-key" in listed["remote"]["fix"]
+    assert listed["broken"]["source"] == "voiceclone-odd-engines 1.0" and listed["broken"]["usable"] is False
+    assert "needs libfoo 2" in listed["broken"]["broken"]
+    human = run(["engines"]).stdout
+    assert "broken: the broken engine (voiceclone-odd-engines 1.0) cannot be loaded" in human
+
+
+def test_a_broken_plugin_never_breaks_the_cli_and_using_it_is_exit_8(plugins_env, api_env, sample_wav):
+    assert run(["--help"]).returncode == 0
+    ok = run(["say", "-s", sample_wav, "Hello.", "-o", os.devnull], api_env)
+    assert ok.returncode == 0, ok.stderr
+    broken = run(["say", "--engine", "broken", "-s", sample_wav, "Hello.", "-o", os.devnull], api_env)
+    assert broken.returncode == 8 and "needs libfoo 2" in broken.stderr and "Traceback" not in broken.stderr
+    failing = run(["say", "--engine", "failing", "-s", sample_wav, "Hello.", "-o", os.devnull], api_env)
+    assert failing.returncode == 8 and "no GPU found" in failing.stderr
+    assert len(api_env.requests) == 1
+
+
+def test_discovery_imports_no_plugin_until_its_engine_is_used(plugins_env, sample_wav):
+    for args in (["--help"], ["say", "--help"], ["batch", "--help"]):
+        assert run(args).returncode == 0
+    assert not plugins_env.exists()
+    run(["say", "--engine", "marking", "-s", sample_wav, "Hello.", "-o", os.devnull])
+    assert plugins_env.exists()
+
+
+def test_an_unknown_engine_is_a_usage_error_naming_the_engines(cli, sample_wav, api_env):
+    r = cli(["say", "--engine", "nope", "-s", sample_wav, "Hello.", "-o", os.devnull])
+    assert r.code == 2 and "no engine named 'nope'" in r.stderr and "remote" in r.stderr and "local" in r.stderr
+    assert api_env.requests == []
+
+
+def test_local_is_short_for_engine_local_and_does_not_mix_with_another(cli, sample_wav):
+    r = cli(["say", "--local", "--engine", "remote", "-s", sample_wav, "Hello.", "-o", os.devnull])
+    assert r.code == 2 and "--local is short for --engine local" in r.stderr
+
+
+def test_the_default_engine_is_a_setting(cli, api_env, sample_wav, tmp_path, monkeypatch):
+    monkeypatch.setenv("VOICECLONE_ENGINE", "no such engine!")
+    assert cli(["say", "-s", sample_wav, "Hello.", "-o", os.devnull]).code == 3
+    monkeypatch.delenv("VOICECLONE_ENGINE")
+    assert cli(["config", "set", "engine", "nope"]).code == 0
+    r = cli(["say", "-s", sample_wav, "Hello.", "-o", os.devnull])
+    assert r.code == 2 and "no engine named 'nope'" in r.stderr
+    assert cli(["config", "set", "engine", "remote"]).code == 0
+    r = cli(["say", "-s", sample_wav, "Hello.", "-o", tmp_path / "o.wav", "--json"])
+    assert r.code == 0 and json.loads(r.stdout)["engine"] == "remote"
+
+
+def test_fetch_for_an_engine_with_nothing_to_download(cli):
+    r = cli(["engines", "fetch", "remote"])
+    assert r.code == 0 and "nothing to download" in r.stderr
+    assert cli(["engines", "fetch", "nope"]).code == 2
+
+
+def test_the_core_imports_without_the_cli_libraries():
+    code = (
+        "import sys\n"
+        "import voiceclone_cli, voiceclone_cli.speech, voiceclone_cli.batch.runner, voiceclone_cli.engines.registry\n"
+        "import voiceclone_cli.engines.remote.engine, voiceclone_cli.engines.local.engine, voiceclone_cli.voices.library\n"
+        "import voiceclone_cli.output.plan, voiceclone_cli.prepare.voice, voiceclone_cli.engines.cached\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('typer', 'rich', 'click'))\n"
+        "print(' '.join(bad))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == ""
+
+
+# ---- the example plugin, installed into this environment for real --------------------------------
+
+
+@pytest.fixture(scope="module")
+def tone_installed():
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    installed = subprocess.run([*pip, "install", "--no-build-isolation", "--no-deps", "--no-index",
+                                str(PLUGIN_DIR)], capture_output=True, text=True)
+    if installed.returncode != 0:
+        pytest.fail(f"pip could not install the example plugin: {installed.stderr[-500:]}")
+    yield
+    subprocess.run([*pip, "uninstall", "-y", "voiceclone-tone"], capture_output=True)
+
+
+def test_the_example_plugin_is_small_and_complete():
+    module = (PLUGIN_DIR / "voiceclone_tone.py").read_text()
+    assert len(module.splitlines()) < 80
+    assert '"voiceclone.engines"' in (PLUGIN_DIR / "pyproject.toml").read_text()
+
+
+def test_the_example_plugin_speaks_through_say_and_batch(tone_installed, tmp_path):
+    sample = REPO / "examples" / "sample.wav"
+    listed = {e["name"]: e for e in json.loads(run(["engines", "--json"]).stdout)}
+    assert listed["tone"]["source"] == "voiceclone-tone 1.0.0" and listed["tone"]["usable"] is True
+
+    short = run(["say", "--engine", "tone", "-s", sample, "hello", "-o", tmp_path / "x.wav", "--json"])
+    assert short.returncode == 0, short.stderr
+    longer = run(["say", "--engine", "tone", "-s", sample, "hello there, a longer text", "-o", tmp_path / "y.wav"])
+    assert longer.returncode == 0, longer.stderr
+    assert sf.info(tmp_path / "y.wav").duration > sf.info(tmp_path / "x.wav").duration > 0.1
+    assert json.loads(short.stdout)["engine"] == "tone"
+
+    script = write_lines(tmp_path / "s.txt", ["One line.", "Another line."])
+    batch = run(["batch", script, "--engine", "tone", "-s", sample, "-d", tmp_path / "out", "--join",
+                 tmp_path / "all.wav", "--json"])
+    assert batch.returncode == 0, batch.stderr
+    summary = json.loads(batch.stdout)
+    assert summary["done"] == 2 and summary["engine"] == "tone"
+    assert sf.info(tmp_path / "all.wav").samplerate == 16000
+
+
+# ---- the library front door -----------------------------------------------------------------------
+
+
+def test_the_library_speaks_with_plain_values(api_env, sample_wav, tmp_path):
+    import voiceclone_cli as vc
+
+    result = vc.speak("Hello there.", sample_wav, output=tmp_path / "hello.wav")
+    assert result.seconds > 0.2 and sf.info(tmp_path / "hello.wav").duration == pytest.approx(result.seconds, abs=1e-3)
+    engine = vc.get_engine("remote")
+    try:
+        again = vc.speak("Hello there.", vc.prepare_sample(sample_wav), engine=engine, output=tmp_path / "b.wav")
+    finally:
+        engine.close()
+    assert again.cache_hits == 1 and len(api_env.requests) == 1  # the second call paid nothing
+    with pytest.raises(vc.VoicecloneError, match="no voice named"):
+        vc.speak("Hi.", "nobody-by-that-name", output=tmp_path / "c.wav")
