@@ -44,9 +44,10 @@ _voiceclone() {
             fi ;;
         "batch")
             case "$prev" in --outdir|-d|--sample|-s|--join) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;; esac
-            case "$prev" in --input-format) COMPREPLY=($(compgen -W 'auto text jsonl' -- "$cur")); return ;; esac
-            case "$prev" in --jobs|-j|--name-template|--input-format|--gap|--speed|--pitch|--retries|--timeout|--endpoint|--api-key|--voice|--engine) return ;; esac
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--outdir -d --sample -s --jobs -j --name-template --input-format --join --gap --force --fail-fast --speed --pitch --strict-sample --retries --timeout --endpoint --api-key --voice --engine --local --no-cache --dry-run --json --quiet -q --debug --help -h --version -V' -- "$cur"))
+            case "$prev" in --voice) _voiceclone_voice_names; return ;; esac
+            case "$prev" in --input-format) COMPREPLY=($(compgen -W 'auto text jsonl script' -- "$cur")); return ;; esac
+            case "$prev" in --jobs|-j|--name-template|--input-format|--cast|--gap|--speed|--pitch|--retries|--timeout|--endpoint|--api-key|--voice|--engine) return ;; esac
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--outdir -d --sample -s --jobs -j --name-template --input-format --cast --join --gap --force --fail-fast --speed --pitch --strict-sample --retries --timeout --endpoint --api-key --voice --engine --local --no-cache --dry-run --json --quiet -q --debug --help -h --version -V' -- "$cur"))
             else COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null
             fi ;;
         "cache")
@@ -99,6 +100,7 @@ _voiceclone() {
             fi ;;
         "say")
             case "$prev" in --sample|-s|--text-file|-f|--output|-o) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;; esac
+            case "$prev" in --voice) _voiceclone_voice_names; return ;; esac
             case "$prev" in --format) COMPREPLY=($(compgen -W 'wav flac ogg mp3' -- "$cur")); return ;; esac
             case "$prev" in --speed|--pitch|--retries|--timeout|--endpoint|--api-key|--voice|--engine|--format|--sample-rate|--prefetch) return ;; esac
             if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--sample -s --text-file -f --output -o --speed --pitch --strict-sample --retries --timeout --endpoint --api-key --voice --engine --local --no-cache --dry-run --play --format --sample-rate --raw --prefetch --json --quiet -q --debug --help -h --version -V' -- "$cur"))

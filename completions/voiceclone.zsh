@@ -31,7 +31,8 @@ _voiceclone_batch() {
         '(--sample -s)'{--sample,-s}'[Voice sample\: WAV, MP3 or M4A, 5-30 s. Optional only if every JSONL line names its own.]:file:_files' \
         '(--jobs -j)'{--jobs,-j}'[Lines in flight at once (capped at what the engine can run).]:value: ' \
         '--name-template[Output names from {n} (item number), {line} (line number; both zero-padded) and {slug} (the text'\''s first words). \[default\: {line}\]]:value: ' \
-        '--input-format[How to read INPUT. auto\: .jsonl is JSONL, .txt is text, otherwise JSONL if the first line starts with {.]:value:(auto text jsonl)' \
+        '--input-format[How to read INPUT. auto\: .jsonl is JSONL, .txt is text, otherwise JSONL if the first line starts with {; with --cast, a dialogue script. script\: '\''NAME\: text'\'' lines.]:value:(auto text jsonl script)' \
+        '--cast[In a dialogue script, who speaks in which voice\: a saved voice or a sample file (repeat for each speaker). Speakers without one use the saved voice of their name.]:value: ' \
         '--join[Also write every line, in order, into this one WAV.]:file:_files' \
         '--gap[Silence between lines in the --join file, seconds. \[default\: 0.5\]]:value: ' \
         '--force[Redo every line, even those already done.]' \
@@ -43,7 +44,7 @@ _voiceclone_batch() {
         '--timeout[Seconds one request attempt may take, from connecting to the last byte. \[default\: 120\]]:value: ' \
         '--endpoint[API base URL. \[default\: https\://aivoiceclonefree.com\]]:value: ' \
         '--api-key[API key. Visible in the process list\: prefer VOICECLONE_API_KEY or '\''voiceclone config set api-key'\''.]:value: ' \
-        '--voice[A saved voice, instead of --sample ('\''voiceclone voices list'\'').]:value: ' \
+        '--voice[A saved voice, instead of --sample ('\''voiceclone voices list'\'').]:voice:_voiceclone_voice_names' \
         '--engine[The engine that speaks\: remote, local, or an installed plugin ('\''voiceclone engines'\'' lists them). \[default\: the engine setting, remote\]]:value: ' \
         '--local[Short for --engine local\: clone offline on the CPU (needs the '\''local'\'' extra); no API key, nothing leaves the machine.]' \
         '--no-cache[Use no cache at all\: request every chunk again (answers are neither read from nor saved to the response cache) and, with --local, analyse the sample again.]' \
@@ -184,7 +185,7 @@ _voiceclone_say() {
         '--timeout[Seconds one request attempt may take, from connecting to the last byte. \[default\: 120\]]:value: ' \
         '--endpoint[API base URL. \[default\: https\://aivoiceclonefree.com\]]:value: ' \
         '--api-key[API key. Visible in the process list\: prefer VOICECLONE_API_KEY or '\''voiceclone config set api-key'\''.]:value: ' \
-        '--voice[A saved voice, instead of --sample ('\''voiceclone voices list'\'').]:value: ' \
+        '--voice[A saved voice, instead of --sample ('\''voiceclone voices list'\'').]:voice:_voiceclone_voice_names' \
         '--engine[The engine that speaks\: remote, local, or an installed plugin ('\''voiceclone engines'\'' lists them). \[default\: the engine setting, remote\]]:value: ' \
         '--local[Short for --engine local\: clone offline on the CPU (needs the '\''local'\'' extra); no API key, nothing leaves the machine.]' \
         '--no-cache[Use no cache at all\: request every chunk again (answers are neither read from nor saved to the response cache) and, with --local, analyse the sample again.]' \

@@ -38,6 +38,7 @@ class Opt:
     help: str
     is_path: bool
     choices: list[str] = field(default_factory=list)
+    voice: bool = False  # completes saved voice names (--voice)
 
 
 @dataclass
@@ -71,7 +72,8 @@ def walk(command, path: list[str]) -> list[Cmd]:
             names = sorted([*param.opts, *param.secondary_opts], key=lambda n: (not n.startswith("--"), n))
             is_path = param.metavar in PATH_METAVARS
             choices = [] if param.is_flag or is_path else _values(param, ctx)
-            options.append(Opt(names, not param.is_flag, _first_line(param.help), is_path, choices))
+            options.append(Opt(names, not param.is_flag, _first_line(param.help), is_path, choices,
+                               voice=param.metavar == "VOICE"))
         elif param.param_type_name == "argument" and param.name in ("input", "input_file", "sample", "file"):
             positional_is_path = True
     subs = sorted(getattr(command, "commands", {}) or {})
@@ -104,9 +106,12 @@ def bash(cmds: list[Cmd]) -> str:
         opts = " ".join(n for o in cmd.options for n in o.names)
         path_opts = "|".join(n for o in cmd.options if o.is_path for n in o.names)
         value_opts = "|".join(n for o in cmd.options if o.takes_value and not o.is_path for n in o.names)
+        voice_opts = "|".join(n for o in cmd.options if o.voice for n in o.names)
         lines.append(f"        \"{key}\")")
         if path_opts:
             lines.append(f"            case \"$prev\" in {path_opts}) COMPREPLY=($(compgen -f -- \"$cur\")); compopt -o filenames 2>/dev/null; return ;; esac")
+        if voice_opts:
+            lines.append(f"            case \"$prev\" in {voice_opts}) _{PROG}_voice_names; return ;; esac")
         for o in cmd.options:
             if o.choices:
                 lines.append(f"            case \"$prev\" in {'|'.join(o.names)}) COMPREPLY=($(compgen -W '{' '.join(o.choices)}' -- \"$cur\")); return ;; esac")
@@ -139,6 +144,8 @@ def zsh(cmds: list[Cmd]) -> str:
             desc = _q(o.help).replace("[", "\\[").replace("]", "\\]").replace(":", "\\:")
             if o.is_path:
                 action = ":file:_files"
+            elif o.voice:
+                action = f":voice:_{PROG}_voice_names"
             elif o.choices:
                 action = f":value:({' '.join(o.choices)})"
             else:
@@ -207,6 +214,8 @@ def fish(cmds: list[Cmd]) -> str:
             flags = " ".join(f"-l {n[2:]}" if n.startswith("--") else f"-s {n[1:]}" for n in o.names)
             if o.is_path:
                 value = " -r -F"
+            elif o.voice:
+                value = f" -r -f -a '({VOICE_NAMES})'"
             elif o.choices:
                 value = f" -r -f -a '{' '.join(o.choices)}'"
             else:

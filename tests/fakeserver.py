@@ -11,6 +11,7 @@ Faults are queued with ``server.fail(...)`` and consumed one per request, in ord
 
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 import json
@@ -40,6 +41,7 @@ class Recorded:
     fields: dict[str, str]
     filename: str | None
     file_bytes: int
+    file_sha256: str = ""
     status: int = 0
     rate: int = 0
 
@@ -225,6 +227,7 @@ class _Handler(BaseHTTPRequestHandler):
             time=time.monotonic(), path=self.path, headers=dict(self.headers.items()),
             fields=fields, filename=upload[0] if upload else None,
             file_bytes=len(upload[1]) if upload else 0,
+            file_sha256=hashlib.sha256(upload[1]).hexdigest() if upload else "",
         )
         with self.server.lock:
             state.requests.append(self._record)

@@ -50,16 +50,16 @@ def test_bash_completes_option_values_from_the_code():
     assert bash_complete(["voiceclone", "say", "--format", "''"]) == list(FORMATS) == ["wav", "flac", "ogg", "mp3"]
     assert bash_complete(["voiceclone", "say", "--format", "f"]) == ["flac"]
     assert bash_complete(["voiceclone", "batch", "x.txt", "--input-format", "''"]) == [f.value for f in InputFormat]
-    assert bash_complete(["voiceclone", "batch", "x.txt", "--input-format", "''"]) == ["auto", "text", "jsonl"]
+    assert bash_complete(["voiceclone", "batch", "x.txt", "--input-format", "''"]) == ["auto", "text", "jsonl", "script"]
 
 
 def test_zsh_and_fish_offer_the_same_values():
     rendered = generate_completions.render()
     assert "'--format[Output format. Default\\: from the -o extension, else wav.]:value:(wav flac ogg mp3)'" in rendered["voiceclone.zsh"]
-    assert ":value:(auto text jsonl)'" in rendered["voiceclone.zsh"]
+    assert ":value:(auto text jsonl script)'" in rendered["voiceclone.zsh"]
     fish = rendered["voiceclone.fish"].splitlines()
     assert any("-l format -r -f -a 'wav flac ogg mp3'" in line for line in fish)
-    assert any("-l input-format -r -f -a 'auto text jsonl'" in line for line in fish)
+    assert any("-l input-format -r -f -a 'auto text jsonl script'" in line for line in fish)
     assert any("-s s -r -F" in line for line in fish)  # -s/--sample still completes files
 
 

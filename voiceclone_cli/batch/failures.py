@@ -23,14 +23,24 @@ FAILED_NAME = "failed.jsonl"
 _SPOOL_BYTES = 1 << 20  # kept in memory up to 1 MB, then on disk
 
 
-def retry_entry(item: BatchItem, output: str | None, reason: str) -> dict[str, Any]:
-    """A JSONL object that reads back as the same line, annotated with why it failed."""
+def retry_entry(item: BatchItem, output: str | None, reason: str, speaker_voice: Any = None) -> dict[str, Any]:
+    """A JSONL object that reads back as the same line, annotated with why it failed.
+
+    A dialogue line carries its speaker's voice (``speaker_voice``: a saved voice or a sample
+    path), so fed back as JSONL it is spoken in the same voice.
+    """
     if item.fields is not None:
         entry = {k: v for k, v in item.fields.items() if not k.startswith(ANNOTATION_PREFIX)}
         if item.sample is not None:
             entry["sample"] = str(item.sample)  # absolute: failed.jsonl lives in another folder
     elif item.text is not None:
         entry = {"text": item.text}
+        if item.speaker is not None:
+            entry["_speaker"] = item.speaker
+            if isinstance(speaker_voice, Path):
+                entry["sample"] = str(speaker_voice.resolve())
+            elif speaker_voice is not None:
+                entry["voice"] = speaker_voice.name
     else:
         entry = {"_raw": item.raw}
     if output is not None and "output" not in entry:

@@ -14,6 +14,7 @@ import itertools
 import json
 import math
 import os
+import re
 import stat
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
@@ -25,6 +26,7 @@ from voiceclone_cli.errors import InputError
 
 TEXT = "text"
 JSONL = "jsonl"
+SCRIPT = "script"  # a dialogue: "SPEAKER: text" lines (see parse_script_lines)
 AUTO = "auto"  # .jsonl/.ndjson and .txt decide; otherwise the first line does
 
 SPEED_RANGE = (0.5, 2.0)
@@ -48,7 +50,8 @@ class BatchItem:
     text: str | None = None
     output: str | None = None  # a JSONL "output", relative to OUTDIR
     sample: Path | None = None  # a JSONL "sample", resolved against the input's folder
-    voice: str | None = None  # a JSONL "voice" (a saved voice's name), or a script speaker's voice
+    voice: str | None = None  # a JSONL "voice" (a saved voice's name)
+    speaker: str | None = None  # a script line's speaker (its voice comes from the cast)
     speed: float | None = None
     pitch: float | None = None
     fields: dict[str, Any] | None = None  # the JSONL object as given, for failed.jsonl
@@ -130,6 +133,20 @@ class BatchInput:
         if fmt == AUTO:
             fmt, leading = _sniff(stream)
             lines = itertools.chain(leading, stream)
+        if fmt == SCRIPT:
+            # Every speaker is resolved before the first request, so a script is read twice:
+            # keep the stream's lines (a play's script is small) in a spooled file.
+            import tempfile
+
+            spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115 - lives with the input
+            for raw in lines:
+                spool.write(raw)
+
+            def reopen() -> AbstractContextManager[Iterable[bytes]]:
+                spool.seek(0)
+                return contextlib.nullcontext(iter(spool.readline, b""))
+
+            return cls(name, reopen, fmt=fmt, base_dir=base_dir or Path.cwd(), countable=True)
         used = False
 
         def open_once() -> AbstractContextManager[Iterable[bytes]]:
@@ -159,14 +176,37 @@ class BatchInput:
 
     def items(self) -> Iterator[BatchItem]:
         """Every utterance in order, read lazily."""
+        current: str | None = None  # a script's speaker, carried over to lines without one
         with self._open_lines() as lines:
             for index, (number, text) in enumerate(_content_lines(lines), start=1):
                 if text is None:
                     yield BatchItem(number, index, problem="the line is not valid UTF-8")
                 elif self.format == JSONL:
                     yield parse_jsonl_line(text, line=number, index=index, base_dir=self.base_dir)
+                elif self.format == SCRIPT:
+                    speaker, said = split_speaker(text)
+                    if speaker is not None:
+                        current = speaker
+                    if current is None:
+                        yield BatchItem(number, index, text=text,
+                                        problem="no speaker yet: start the first line with NAME:")
+                    else:
+                        yield BatchItem(number, index, text=said, speaker=current)
                 else:
                     yield BatchItem(number, index, text=text)
+
+
+_SPEAKER = re.compile(r"^\s*(?P<name>[^\W\d_][\w.\-]{0,39})\s*:\s*(?P<text>.*)$")
+
+
+def split_speaker(line: str) -> tuple[str | None, str]:
+    """``("Ana", "Hello.")`` for ``"Ana: Hello."``; ``(None, line)`` for a line that goes on with
+    the previous speaker's turn. A speaker is one word of letters (any script), digits, ``_``,
+    ``-`` or ``.``, starting with a letter, as voice names are."""
+    match = _SPEAKER.match(line)
+    if match is None:
+        return None, line
+    return match.group("name"), match.group("text")
 
 
 def _content_lines(lines: Iterable[bytes]) -> Iterator[tuple[int, str | None]]:

@@ -18,7 +18,8 @@ from voiceclone_cli.errors import InputError, UsageError
 from voiceclone_cli.prepare.text import normalize_text
 
 DEFAULT_TEMPLATE = "{line}"
-FIELDS = ("n", "line", "slug")
+SCRIPT_TEMPLATE = "{line}-{speaker}"  # a dialogue's default: who speaks is in the name
+FIELDS = ("n", "line", "slug", "speaker")
 UNKNOWN_COUNT_WIDTH = 4  # stdin: how many lines will come is not known in advance
 SLUG_MAX_CHARS = 40
 _NAME_MAX_BYTES = 255  # per path component, on every common file system
@@ -52,23 +53,27 @@ class NameTemplate:
         unknown = sorted({name for name in fields if name not in FIELDS})
         if unknown:
             shown = ", ".join("{" + name + "}" for name in unknown)
-            raise UsageError(f"--name-template: unknown field {shown}", hint="use {n}, {line} and {slug}")
+            raise UsageError(f"--name-template: unknown field {shown}",
+                             hint="use {n}, {line}, {slug} and (in dialogue scripts) {speaker}")
         if not fields:
             raise UsageError(
                 "--name-template needs {n}, {line} or {slug}, or every line gets the same name",
                 hint="e.g. --name-template 'scene-{n}'",
             )
         try:
-            check_output_name(self.render(line=1, index=1, text="example", line_width=1, index_width=1))
+            check_output_name(self.render(line=1, index=1, text="example", line_width=1, index_width=1,
+                                          speaker="Speaker"))
         except (ValueError, TypeError) as exc:
             raise UsageError(f"--name-template {self.template!r}: {exc}") from None
         except InputError as exc:  # e.g. '../{n}': every line would be refused
             raise UsageError(f"--name-template: {exc.message}", hint=exc.hint) from None
 
-    def render(self, *, line: int, index: int, text: str | None, line_width: int, index_width: int) -> str:
+    def render(self, *, line: int, index: int, text: str | None, line_width: int, index_width: int,
+               speaker: str | None = None) -> str:
         """The name before checking: ``{line}`` and ``{n}`` padded to their widths."""
         return self.template.format(
-            n=_Padded(index, index_width), line=_Padded(line, line_width), slug=slugify(text or "")
+            n=_Padded(index, index_width), line=_Padded(line, line_width), slug=slugify(text or ""),
+            speaker=slugify(speaker or "") if speaker else "narrator",
         )
 
 

@@ -95,6 +95,7 @@ class BatchPlan:
     cached: int = 0  # chunks the response cache would answer
     characters: int = 0
     audio_seconds: float = 0.0  # an estimate, see ``speech.CHARS_PER_SECOND``
+    speakers: dict[str, list[int]] = field(default_factory=dict)  # a dialogue's: lines and characters to do
 
     @property
     def requests(self) -> int:

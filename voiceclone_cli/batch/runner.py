@@ -23,17 +23,17 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from voiceclone_cli.batch.failures import FAILED_NAME, FailureLog, retry_entry
-from voiceclone_cli.batch.inputs import TEXT, BatchInput, BatchItem
+from voiceclone_cli.batch.inputs import SCRIPT, TEXT, BatchInput, BatchItem
 from voiceclone_cli.batch.join import join_outputs
 from voiceclone_cli.output.atomic import remove_stale_temps
 from voiceclone_cli.batch.manifest import Finished, Manifest, line_hash, output_is_intact
-from voiceclone_cli.batch.naming import NameTemplate, check_output_name, count_width
+from voiceclone_cli.batch.naming import SCRIPT_TEMPLATE, NameTemplate, check_output_name, count_width
 from voiceclone_cli.batch.results import (
     COMPLETE,
     DONE,
@@ -79,6 +79,7 @@ class BatchOptions:
     outdir: Path
     sample: Path | None = None  # the voice of every line that does not name its own...
     voice: str | None = None  # ...or a saved voice's name for it (not both)
+    cast: Mapping[str, VoiceRef] = dataclasses.field(default_factory=dict)  # speaker (casefolded) -> voice
     speed: float = 1.0
     pitch: float = 0.0
     strict_sample: bool = False
@@ -160,8 +161,11 @@ def default_voice(options: BatchOptions) -> VoiceRef | None:
 def _check_job(source: BatchInput, voices: VoiceCache, options: BatchOptions) -> tuple[
         NameTemplate, Any, VoiceCache, list[NamedInput], OutputTarget | None]:
     """Everything the whole job depends on, refused before OUTDIR is created or a request sent."""
-    template = NameTemplate(options.name_template)
+    template = NameTemplate(options.name_template if options.name_template is not None
+                            else SCRIPT_TEMPLATE if source.format == SCRIPT else None)
     default = default_voice(options)
+    if options.cast and source.format != SCRIPT:
+        raise UsageError("--cast goes with dialogue scripts", hint="add --input-format script (lines 'NAME: text')")
     if default is None and source.format == TEXT:
         raise UsageError(
             "missing --sample or --voice",
@@ -177,7 +181,48 @@ def _check_job(source: BatchInput, voices: VoiceCache, options: BatchOptions) ->
         )
     if default is not None:
         voices.prepare_default(default)
+    if source.format == SCRIPT:
+        voices.cast = resolve_speakers(source, options, voices)
     return template, shape, voices, inputs, join_target
+
+
+def resolve_speakers(source: BatchInput, options: BatchOptions, voices: VoiceCache) -> dict[str, VoiceRef]:
+    """Every speaker of a dialogue script with a usable voice, before the first request.
+
+    A speaker's voice is its ``--cast`` entry (a saved voice or a sample file), else the saved
+    voice of the same name. Speakers with none stop the job, each listed with its lines.
+    """
+    speakers: dict[str, tuple[str, list[int]]] = {}
+    with contextlib.closing(source.items()) as items:
+        for item in items:
+            if item.speaker is not None:
+                speakers.setdefault(item.speaker.casefold(), (item.speaker, []))[1].append(item.line)
+    resolved: dict[str, VoiceRef] = {}
+    missing: list[str] = []
+    for key, (name, lines) in speakers.items():
+        ref = options.cast.get(key, SavedVoice(name))
+        try:
+            voices.digest(ref)
+            voices.voice(ref)
+        except InputError as exc:
+            where = f"line{'s' if len(lines) > 1 else ''} {_line_list(lines)}"
+            missing.append(f"{name} ({where}): {exc.message}")
+            continue
+        resolved[key] = ref
+    for key in options.cast.keys() - speakers.keys():
+        log.warning("--cast %s: no line of %s is spoken by it", key, source.name)
+    if missing:
+        raise InputError(
+            f"no voice for {len(missing)} speaker{'s' * (len(missing) > 1)} of {source.name}: " + "; ".join(missing),
+            hint="cast them (--cast NAME=SAVED-VOICE or --cast NAME=sample.wav) or save their voices "
+                 "(voiceclone voices add NAME SAMPLE)",
+        )
+    return resolved
+
+
+def _line_list(lines: list[int], shown: int = 8) -> str:
+    text = ", ".join(str(n) for n in lines[:shown])
+    return text + (f" and {len(lines) - shown} more" if len(lines) > shown else "")
 
 
 def _prepare_outdir(outdir: Path) -> None:
@@ -315,7 +360,7 @@ class _BatchRun:
 
         name = item.output if item.output is not None else self.template.render(
             line=item.line, index=item.index, text=item.text,
-            line_width=self.line_width, index_width=self.index_width,
+            line_width=self.line_width, index_width=self.index_width, speaker=item.speaker,
         )
         try:
             if item.problem:
@@ -323,7 +368,7 @@ class _BatchRun:
             name = check_output_name(name)
             text = require_text(item.text or "", "the text").strip()
             self._claim(name, item.line)
-            sample = item.voice_ref or default_voice(self.options)
+            sample = self.line_voice(item)
             if sample is None:
                 raise InputError('no voice for this line: give --sample or --voice, or a "sample" or "voice" key')
             path = self._output_path(name, sample)
@@ -358,6 +403,10 @@ class _BatchRun:
                     self._fail(job.item, job.output, exc)
                     continue
                 plan.to_do += 1
+                if item.speaker is not None:
+                    counts = plan.speakers.setdefault(item.speaker, [0, 0])
+                    counts[0] += 1
+                    counts[1] += cost.characters
                 plan.chunks += cost.chunks
                 plan.cached += cost.cached
                 plan.characters += cost.characters
@@ -365,6 +414,12 @@ class _BatchRun:
         plan.skipped = self.counts.skipped
         plan.invalid = list(self._failure_list)
         return plan
+
+    def line_voice(self, item: BatchItem) -> VoiceRef | None:
+        """A script line's speaker's voice, else the line's own voice, else the job's."""
+        if item.speaker is not None:
+            return self.voices.cast[item.speaker.casefold()]
+        return item.voice_ref or default_voice(self.options)
 
     def _claim(self, name: str, line: int) -> None:
         """Two lines must never write one file (case-folded: some file systems ignore case)."""
@@ -525,7 +580,7 @@ class _BatchRun:
         with self._lock:
             if self._sealed:
                 return
-            self._failures.add(retry_entry(item, output, reason))
+            self._failures.add(retry_entry(item, output, reason, self.voices.cast.get((item.speaker or "").casefold())))
             self._failure_list.append(outcome)
             self.counts.failed += 1
             stop = self._stop_reason(item, outcome, error, from_engine)

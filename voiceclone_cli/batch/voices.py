@@ -53,6 +53,7 @@ class VoiceCache:
         self._digests: dict[Any, str] = {}
         self._voices: OrderedDict[Any, Any] = OrderedDict()  # least recently used first
         self._refused: dict[Any, InputError] = {}
+        self.cast: dict[str, VoiceRef] = {}  # a dialogue script's speakers (casefolded) and their voices
 
     def prepare_default(self, ref: VoiceRef) -> None:
         """The job's own voice: prepared first, kept for the whole batch; its errors propagate."""

@@ -45,6 +45,7 @@ class InputFormat(str, Enum):
     auto = "auto"
     text = "text"
     jsonl = "jsonl"
+    script = "script"
 
 
 def batch(
@@ -53,7 +54,8 @@ def batch(
     sample: Annotated[Optional[Path], typer.Option("--sample", "-s", metavar="PATH", readable=False, help="Voice sample: WAV, MP3 or M4A, 5-30 s. Optional only if every JSONL line names its own.", show_default=False)] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", metavar="N", min=1, max=32, help="Lines in flight at once (capped at what the engine can run).")] = 2,
     name_template: Annotated[Optional[str], typer.Option("--name-template", metavar="TEMPLATE", help="Output names from {n} (item number), {line} (line number; both zero-padded) and {slug} (the text's first words). \\[default: {line}]", show_default=False)] = None,
-    input_format: Annotated[InputFormat, typer.Option("--input-format", metavar="|".join(f.value for f in InputFormat), help="How to read INPUT. auto: .jsonl is JSONL, .txt is text, otherwise JSONL if the first line starts with {.", case_sensitive=False)] = InputFormat.auto,
+    input_format: Annotated[InputFormat, typer.Option("--input-format", metavar="|".join(f.value for f in InputFormat), help="How to read INPUT. auto: .jsonl is JSONL, .txt is text, otherwise JSONL if the first line starts with {; with --cast, a dialogue script. script: 'NAME: text' lines.", case_sensitive=False)] = InputFormat.auto,
+    cast: Annotated[Optional[list[str]], typer.Option("--cast", metavar="NAME=VOICE", help="In a dialogue script, who speaks in which voice: a saved voice or a sample file (repeat for each speaker). Speakers without one use the saved voice of their name.", show_default=False)] = None,
     join: Annotated[Optional[Path], typer.Option("--join", metavar="FILE", help="Also write every line, in order, into this one WAV.", show_default=False)] = None,
     gap: Annotated[Optional[float], typer.Option("--gap", metavar="SECONDS", **options.number_between(0.0, 60.0), help="Silence between lines in the --join file, seconds. \\[default: 0.5]", show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", help="Redo every line, even those already done.")] = False,
@@ -82,12 +84,15 @@ def batch(
     if gap is not None and join is None:
         raise UsageError("--gap only applies with --join", hint="add --join all.wav, or drop --gap")
     fmt = input_format.value
+    cast_map = parse_cast(cast or [])
+    if cast_map and fmt == "auto" and not input_file.lower().endswith((".jsonl", ".ndjson")):
+        fmt = "script"  # --cast means a dialogue script, unless INPUT says it is JSONL
     if input_file == "-":
         source = BatchInput.from_stream(binary_stdin(), fmt)
     else:
         source = BatchInput.from_path(Path(input_file), fmt)
     options = BatchOptions(
-        outdir=outdir, sample=sample, voice=voice, speed=speed, pitch=pitch, strict_sample=strict_sample,
+        outdir=outdir, sample=sample, voice=voice, cast=cast_map, speed=speed, pitch=pitch, strict_sample=strict_sample,
         jobs=jobs, name_template=name_template, force=force, fail_fast=fail_fast, join=join,
         gap_seconds=DEFAULT_GAP_SECONDS if gap is None else gap,
     )
@@ -128,15 +133,41 @@ def _dry_run(source, engine, options, *, as_json: bool, quiet: bool) -> None:
             ("invalid", f"{len(invalid)}" + (" (would fail before any request)" if invalid else "")),
             *dry_run.cost_rows(**numbers),
             ("engine", engine.name)]
+    for speaker, (lines, characters) in plan.speakers.items():
+        rows.append((f"  {speaker}", f"{lines} line{'s' * (lines != 1)}, {characters:,} characters"))
     rows += [(f"  line {f['line']}", f"{f['output'] or ''}: {f['reason']}") for f in invalid[:FAILURES_SHOWN]]
     if len(invalid) > FAILURES_SHOWN:
         rows.append(("  …", f"and {len(invalid) - FAILURES_SHOWN} more (see --json)"))
     dry_run.report(
         {"lines": plan.total, "to_do": plan.to_do, "skipped": plan.skipped, "invalid": len(invalid),
          **dry_run.cost_fields(**numbers), "engine": engine.name, "outdir": str(options.outdir),
-         "invalid_lines": invalid},
+         "invalid_lines": invalid,
+         "speakers": {name: {"lines": lines, "characters": chars} for name, (lines, chars) in plan.speakers.items()}},
         rows, as_json=as_json, quiet=quiet,
     )
+
+
+def parse_cast(values: list[str]) -> dict:
+    """``--cast NAME=VOICE`` entries: VOICE is a sample file if one is there (or it looks like a
+    path), else a saved voice's name. Keys are case-folded, as speakers are matched."""
+    from voiceclone_cli.batch.voices import SavedVoice
+    from voiceclone_cli.voices.names import validate_name
+
+    cast: dict = {}
+    for value in values:
+        name, sep, voice = value.partition("=")
+        name, voice = name.strip(), voice.strip()
+        if not sep or not name or not voice:
+            raise UsageError(f"--cast {value!r} is not NAME=VOICE", hint="e.g. --cast ana=ana.wav --cast bob=bob")
+        key = name.casefold()
+        if key in cast:
+            raise UsageError(f"--cast gives {name} twice", hint="one --cast per speaker")
+        path = Path(voice).expanduser()
+        if path.exists() or "/" in voice or path.suffix.lower() in (".wav", ".mp3", ".m4a"):
+            cast[key] = path
+        else:
+            cast[key] = SavedVoice(validate_name(voice))
+    return cast
 
 
 class _Progress:
