@@ -72,7 +72,8 @@ def test_batch_voice_and_jsonl_voice(cli, api_env, library, tmp_path):
     assert summary["done"] == 2
     reasons = {f["line"]: f["reason"] for f in summary["failures"]}
     assert 'not both' in reasons[3] and "no voice named 'nobody'" in reasons[4]
-    assert [q.file_sha256 for q in api_env.requests] == [sha_of(library, "ana"), sha_of(library, "bob")]
+    sent = {q.fields["text"]: q.file_sha256 for q in api_env.requests}
+    assert sent == {"In the default voice.": sha_of(library, "ana"), "In Bob's voice.": sha_of(library, "bob")}
 
 
 def test_a_saved_voice_is_ready_for_the_local_engine_without_analysis(cli, library, tmp_path):
