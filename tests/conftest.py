@@ -80,26 +80,16 @@ class Result:
         return self.stdout.decode("utf-8", "replace")
 
 
-class _Stream(io.TextIOWrapper):
-    def __init__(self, data: bytes = b""):
-        super().__init__(io.BytesIO(data), encoding="utf-8", write_through=True)
-
-
-def run_cli(args: list[str], stdin: bytes = b"") -> Result:
-    """Run ``voiceclone`` in-process through the real ``main`` funnel, with captured streams."""
+def run_cli(args: list[str], stdin: bytes = b"", *, stdin_tty: bool = False, stdout_tty: bool = False,
+            stderr_tty: bool = False) -> Result:
+    """Run ``voiceclone`` in-process through the real ``main`` funnel, in an injected environment
+    (byte buffers for the streams, and whether each should look like a terminal)."""
     from voiceclone_cli.cli import main
+    from voiceclone_cli.commands.environment import Environment
 
-    saved = sys.stdin, sys.stdout, sys.stderr
-    sys.stdin, sys.stdout, sys.stderr = _Stream(stdin), _Stream(), _Stream()
-    try:
-        code = main([str(a) for a in args])
-        sys.stdout.flush()
-        sys.stderr.flush()
-        out = sys.stdout.buffer.getvalue()
-        err = sys.stderr.buffer.getvalue().decode("utf-8", "replace")
-    finally:
-        sys.stdin, sys.stdout, sys.stderr = saved
-    return Result(code, out, err)
+    env = Environment(io.BytesIO(stdin), io.BytesIO(), io.BytesIO(), stdin_tty, stdout_tty, stderr_tty)
+    code = main([str(a) for a in args], environment=env)
+    return Result(code, env.stdout.getvalue(), env.stderr.getvalue().decode("utf-8", "replace"))
 
 
 @pytest.fixture

@@ -184,3 +184,39 @@ def test_the_library_speaks_with_plain_values(api_env, sample_wav, tmp_path):
     assert again.cache_hits == 1 and len(api_env.requests) == 1  # the second call paid nothing
     with pytest.raises(vc.VoicecloneError, match="no voice named"):
         vc.speak("Hi.", "nobody-by-that-name", output=tmp_path / "c.wav")
+
+
+# ---- scripts get errors they can parse ---------------------------------------------------------------
+
+
+def test_with_json_a_failure_is_one_json_object_on_stdout(cli, sample_wav, tmp_path, monkeypatch):
+    r = cli(["say", "-s", sample_wav, "Hello.", "-o", tmp_path / "o.wav", "--json"])  # no API key
+    assert r.code == 4
+    error = json.loads(r.stdout)["error"]
+    assert error["code"] == 4 and error["kind"] == "auth" and "no API key" in error["message"]
+    assert "config set api-key" in error["hint"] and r.stderr.startswith("voiceclone: error: no API key")
+    usage = cli(["say", "--speed", "nan", "-s", sample_wav, "Hi.", "--json"])
+    assert usage.code == 2 and json.loads(usage.stdout)["error"]["kind"] == "usage"
+    plain = cli(["say", "-s", sample_wav, "Hello.", "-o", tmp_path / "o.wav"])
+    assert plain.code == 4 and plain.stdout == b""
+
+
+def test_a_batch_that_printed_its_summary_adds_no_second_object(cli, api_env, sample_wav, tmp_path):
+    script = tmp_path / "s.jsonl"
+    script.write_text('{"text": "Fine."}\n{"text": "Bad", "speed": 9}\n')
+    r = cli(["batch", script, "-s", sample_wav, "-d", tmp_path / "out", "--json"])
+    assert r.code == 10
+    lines = r.stdout.decode().strip().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["status"] == "partial"
+
+
+def test_in_a_terminal_say_reserves_a_default_name(api_env, sample_wav, tmp_path, monkeypatch):
+    from tests.conftest import run_cli
+
+    monkeypatch.chdir(tmp_path)
+    r = run_cli(["say", "-s", sample_wav, "Hello."], stdout_tty=True)
+    assert r.code == 0, r.stderr
+    (made,) = tmp_path.glob("voiceclone-*.wav")
+    assert f"wrote {made.name}" in r.stderr and sf.info(made).duration > 0.2
+    refused = run_cli(["say", "-s", sample_wav, "Hello.", "-o", "-"], stdout_tty=True)
+    assert refused.code == 2 and "terminal" in refused.stderr

@@ -7,6 +7,8 @@ stderr and a documented exit code. Tracebacks appear only with ``--debug``, scru
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import sys
 import traceback
@@ -18,7 +20,9 @@ from voiceclone_cli.commands import engines as engines_cmd
 from voiceclone_cli.commands import voices as voices_cmd
 from voiceclone_cli.commands.batch import EXAMPLES as BATCH_EXAMPLES
 from voiceclone_cli.commands.batch import batch
+from voiceclone_cli.commands import common
 from voiceclone_cli.commands.common import HELP_OPTIONS, PROG, err
+from voiceclone_cli.commands.environment import Environment
 from voiceclone_cli.commands.presentation import Command, Group
 from voiceclone_cli.commands.say import EXAMPLES as SAY_EXAMPLES
 from voiceclone_cli.commands.say import say
@@ -108,6 +112,25 @@ def report(message: str, hint: str = "") -> None:
     err(line)
 
 
+def _wants_json(argv: list[str]) -> bool:
+    args = argv[: argv.index("--")] if "--" in argv else argv
+    return "--json" in args
+
+
+def _fail(code: int, message: str, hint: str = "", *, as_json: bool = False) -> int:
+    """The one line for people on stderr; with ``--json`` also one object for scripts on stdout
+    (unless the command already wrote its own JSON there, e.g. a batch summary)."""
+    report(message, hint)
+    if as_json and not common.data_emitted():
+        kind = ExitCode(code).name.lower() if code in ExitCode._value2member_map_ else "signal"
+        try:
+            common.emit(json.dumps({"error": {"code": code, "kind": kind, "message": scrub(message),
+                                              "hint": scrub(hint)}}))
+        except VoicecloneError:  # stdout closed or failing: the stderr line is all there is
+            pass
+    return code
+
+
 def _claim_standard_fds() -> None:
     """Keep fds 0-2 open (on /dev/null if the caller closed them).
 
@@ -137,23 +160,27 @@ def _settle_stdout() -> None:
         os.close(null)
 
 
-def _interrupted() -> int:
+def _interrupted(as_json: bool = False) -> int:
     """Report a stop by Ctrl-C, SIGTERM or SIGHUP; its exit status is 128 + the signal."""
     signum = stopping.received()
     if signum is None:
-        report("interrupted")
-        return int(ExitCode.INTERRUPTED)
-    report(f"stopped by {stopping.signal_name(signum)}")
-    return 128 + signum
+        return _fail(int(ExitCode.INTERRUPTED), "interrupted", as_json=as_json)
+    return _fail(128 + signum, f"stopped by {stopping.signal_name(signum)}", as_json=as_json)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the CLI and return its exit code (see ``errors.ExitCode``)."""
-    _claim_standard_fds()
+def main(argv: list[str] | None = None, environment: Environment | None = None) -> int:
+    """Run the CLI and return its exit code (see ``errors.ExitCode``).
+
+    ``environment`` replaces the process's streams and terminal flags (tests, embedding).
+    """
+    if environment is None:
+        _claim_standard_fds()
+    common.begin_run()
     restore_signals = stopping.install()
     try:
         try:
-            code = _run(argv)
+            with environment.bound() if environment is not None else contextlib.nullcontext():
+                code = _run(argv)
         except KeyboardInterrupt:  # a signal between the command's end and here
             code = _interrupted()
     finally:
@@ -173,42 +200,40 @@ def _run(argv: list[str] | None) -> int:
         print(f"{PROG} {__version__}")
         return 0
     debug = _wants_debug(argv)
+    as_json = _wants_json(argv)
     click_exception = _click_exception_type()
     path: list[str] = []
     try:
         command, path, rest = _innermost_command(argv)
         result = command.main(args=rest, prog_name=" ".join([PROG, *path]), standalone_mode=False)
         if result == ExitCode.INTERRUPTED:  # Typer turns KeyboardInterrupt into this code
-            return _interrupted()
+            return _interrupted(as_json)
         return int(result) if isinstance(result, int) else 0
     except VoicecloneError as exc:
         if debug:
             err(traceback.format_exc().rstrip())
         if exc.exit_code == ExitCode.INTERRUPTED:
-            return _interrupted()
-        report(exc.message, exc.hint)
-        return int(exc.exit_code)
+            return _interrupted(as_json)
+        return _fail(int(exc.exit_code), exc.message, exc.hint, as_json=as_json)
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.Abort:
         err("")
-        report("aborted")
-        return int(ExitCode.INTERRUPTED)
+        return _fail(int(ExitCode.INTERRUPTED), "aborted", as_json=as_json)
     except KeyboardInterrupt:
-        return _interrupted()
+        return _interrupted(as_json)
     except click_exception as exc:  # bad flags, missing arguments, out-of-range values
         message = exc.format_message()
-        if message:  # an empty one follows help shown for a bare group: nothing to add
-            report(message, f"see '{' '.join([PROG, *path, '--help'])}'")
-        return int(ExitCode.USAGE)
+        if not message:  # an empty one follows help shown for a bare group: nothing to add
+            return int(ExitCode.USAGE)
+        return _fail(int(ExitCode.USAGE), message, f"see '{' '.join([PROG, *path, '--help'])}'", as_json=as_json)
     except BrokenPipeError:
         return int(ExitCode.OUTPUT)
     except Exception as exc:  # a bug: say so plainly, point at --debug
         if debug:
             err(traceback.format_exc().rstrip())
-        report(f"internal error: {type(exc).__name__}: {scrub(str(exc))[:200]}",
-               "run again with --debug and report it" if not debug else "please report it")
-        return int(ExitCode.INTERNAL)
+        return _fail(int(ExitCode.INTERNAL), f"internal error: {type(exc).__name__}: {scrub(str(exc))[:200]}",
+                     "run again with --debug and report it" if not debug else "please report it", as_json=as_json)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,11 +7,10 @@ progress go to stderr.
 from __future__ import annotations
 
 import logging
-import os
-import sys
 from collections.abc import Mapping
 from typing import Any
 
+from voiceclone_cli.commands.environment import current
 from voiceclone_cli.errors import UsageError
 from voiceclone_cli.redaction import register_secret, scrub
 
@@ -25,23 +24,35 @@ def err(message: str) -> None:
     Never anywhere else: with stderr closed (``2>&-``) Python's ``print(file=None)`` would
     write to stdout, into the audio. A stderr that fails is not worth failing the run for.
     """
-    stream = sys.stderr
+    stream = current().stderr
     if stream is None:
         return
     try:
-        print(scrub(message), file=stream, flush=True)
+        stream.write((scrub(message) + "\n").encode("utf-8", "replace"))
+        stream.flush()
     except (OSError, ValueError):
         pass
 
 
+_emitted = False  # whether this run has put data on stdout (then a failure adds no JSON error)
+
+
+def data_emitted() -> bool:
+    return _emitted
+
+
 def emit(text: str) -> None:
     """One line of data on stdout (``--json``, values asked for); a failed write is exit 7."""
+    global _emitted
     from voiceclone_cli.errors import OutputError
 
-    if sys.stdout is None:
+    _emitted = True
+    stream = current().stdout
+    if stream is None:
         raise OutputError("stdout is closed", hint="redirect it (> out.json) instead of closing it")
     try:
-        print(text, flush=True)
+        stream.write((str(text) + "\n").encode("utf-8", "replace"))
+        stream.flush()
     except BrokenPipeError:
         raise OutputError("the program reading stdout closed the pipe", hint="") from None
     except OSError as exc:
@@ -82,35 +93,31 @@ def setup_logging(*, quiet: bool = False, debug: bool = False) -> None:
     logger.setLevel(logging.DEBUG if debug else logging.ERROR if quiet else logging.INFO)
 
 
-def _is_terminal(stream) -> bool:
-    """By file descriptor when there is one (what a child process or pipe really sees)."""
-    try:
-        return os.isatty(stream.fileno())
-    except (AttributeError, ValueError, OSError):
-        return bool(getattr(stream, "isatty", lambda: False)())
-
-
 def stdout_is_terminal() -> bool:
-    return _is_terminal(sys.stdout)
+    return current().stdout_isatty
 
 
 def stdin_is_terminal() -> bool:
-    return _is_terminal(sys.stdin)
+    return current().stdin_isatty
 
 
 def stderr_is_terminal() -> bool:
-    return _is_terminal(sys.stderr)
+    return current().stderr_isatty
 
 
 def binary_stdout():
     """stdout for bytes, or None if the process was started with stdout closed."""
-    if sys.stdout is None:
-        return None
-    return getattr(sys.stdout, "buffer", sys.stdout)
+    return current().stdout
 
 
 def binary_stdin():
-    return getattr(sys.stdin, "buffer", sys.stdin)
+    return current().stdin
+
+
+def begin_run() -> None:
+    """Forget what an earlier run in this process wrote (``main`` may run more than once)."""
+    global _emitted
+    _emitted = False
 
 
 def load_settings(flags: Mapping[str, Any] | None = None, quiet: bool = False, strict: bool = True):
@@ -119,8 +126,8 @@ def load_settings(flags: Mapping[str, Any] | None = None, quiet: bool = False, s
 
     if flags:
         register_secret(flags.get("api-key"))
-    register_secret(os.environ.get("VOICECLONE_API_KEY"))
-    settings = resolve(flags, strict=strict)
+    register_secret(current().env.get("VOICECLONE_API_KEY"))
+    settings = resolve(flags, env=current().env, strict=strict)
     register_secret(settings.api_key)
     if not quiet:
         for warning in settings.config.warnings:

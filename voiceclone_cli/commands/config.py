@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from voiceclone_cli.commands.common import HELP_OPTIONS, PROG, binary_stdin, err, load_settings, stdin_is_terminal
+from voiceclone_cli.commands.common import HELP_OPTIONS, PROG, binary_stdin, emit, err, load_settings, stdin_is_terminal
 from voiceclone_cli.commands.presentation import Command, Group
 from voiceclone_cli.errors import UsageError
 from voiceclone_cli.settings import SPECS, shown_raw
@@ -80,7 +80,7 @@ def get(key: Annotated[str, typer.Argument(metavar="KEY", help=KEY_HELP, show_de
     error = settings.error(key)
     if error is not None:
         raise error
-    print(settings.display(key))
+    emit(settings.display(key))
 
 
 @app.command("unset", cls=Command, context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone config unset api-key")
@@ -111,13 +111,13 @@ def show(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable 
             entries[name] = {"value": shown, "source": value.source, "origin": value.origin}
             if value.problem is not None:
                 entries[name].update(value=shown_raw(name, value.raw), error=value.problem)
-        print(json.dumps({"config_file": str(settings.config.path), "settings": entries}))
+        emit(json.dumps({"config_file": str(settings.config.path), "settings": entries}))
     else:
         width = max(len(n) for n, _, _ in rows)
         vwidth = max(len(v) for _, v, _ in rows)
-        print(f"# config file: {settings.config.path}")
+        emit(f"# config file: {settings.config.path}")
         for name, shown, value in rows:
-            print(f"{name:<{width}}  {shown:<{vwidth}}  ({value.origin})")
+            emit(f"{name:<{width}}  {shown:<{vwidth}}  ({value.origin})")
     invalid = settings.invalid()
     if invalid:
         error = settings.error(invalid[0])
@@ -131,4 +131,4 @@ def path() -> None:
     """Print the config file's path (it may not exist yet)."""
     from voiceclone_cli.config_file import config_path
 
-    print(config_path())
+    emit(str(config_path()))

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from voiceclone_cli.commands.common import HELP_OPTIONS, PROG, err
+from voiceclone_cli.commands.common import HELP_OPTIONS, PROG, emit, err
 from voiceclone_cli.commands.presentation import Command, Group
 
 
@@ -79,19 +79,19 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable
     cache = ResponseCache()
     found = cache.stats()
     if as_json:
-        print(json.dumps({"path": str(cache.directory), "entries": found.entries, "bytes": found.bytes,
+        emit(json.dumps({"path": str(cache.directory), "entries": found.entries, "bytes": found.bytes,
                           "max_bytes": found.max_bytes, "runs": found.runs}))
         return
     cap = "off (VOICECLONE_CACHE_SIZE=0: nothing is stored)" if found.max_bytes <= 0 else _size(found.max_bytes)
-    print(f"responses  {found.entries} entries, {_size(found.bytes)} of {cap}")
-    print(f"path       {cache.directory}")
+    emit(f"responses  {found.entries} entries, {_size(found.bytes)} of {cap}")
+    emit(f"path       {cache.directory}")
     if found.runs:
         hits = sum(run.get("hits", 0) for run in found.runs)
         misses = sum(run.get("misses", 0) for run in found.runs)
-        print(f"last {len(found.runs)} runs  {hits} chunks from the cache, {misses} requested")
+        emit(f"last {len(found.runs)} runs  {hits} chunks from the cache, {misses} requested")
         for run in found.runs:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.get("time", 0)))
-            print(f"  {when}  {run.get('engine', '?'):<7} {run.get('hits', 0):>5} cached  {run.get('misses', 0):>5} requested")
+            emit(f"  {when}  {run.get('engine', '?'):<7} {run.get('hits', 0):>5} cached  {run.get('misses', 0):>5} requested")
 
 
 @cache_app.command("clear", cls=Command, context_settings=HELP_OPTIONS,
@@ -124,7 +124,7 @@ def path() -> None:
     """Print the cache directory (responses, voice profiles and the prepared model)."""
     from voiceclone_cli.engines.local.profile_cache import ProfileCache
 
-    print(ProfileCache().directory.parent)
+    emit(str(ProfileCache().directory.parent))
 
 
 def _size(count: int) -> str:

@@ -121,7 +121,7 @@ def reserve_default_name(ext: str, directory: Path | None = None, now: datetime 
     Two runs started in the same second can no longer pick the same name: the placeholder is
     created atomically, then replaced by the finished file (or removed if the run fails).
     """
-    directory = directory or Path.cwd()
+    directory = directory or Path()  # relative: the name is printed as the user will type it
     stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
     counter = 1
     while True:
