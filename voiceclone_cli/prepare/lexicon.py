@@ -27,9 +27,10 @@ from pathlib import Path
 
 from voiceclone_cli.errors import UsageError
 
-# Probed for empty matches: a pattern that matches the empty string somewhere in ordinary text
-# would insert its replacement between every pair of characters.
-_PROBE = "Aa1 _.,;:-'\"\n\tZé9 "
+# A pattern that can match the empty string (``a*``, ``\\b``, a lookahead) would insert its
+# replacement between characters. Its shortest match is read from the regex parser; this probe
+# text is the fallback where that parser is not available.
+_PROBE = "Aa1 _.,;:-'\"\n\tZé9xyz "
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,17 @@ def _regex_rule(source: str, replacement: str, number: int, origin: str) -> Rule
         pattern.sub(replacement, "")  # checks the replacement's group references
     except (re.error, IndexError) as exc:
         raise _refuse(origin, number, f"bad replacement {replacement!r}: {exc}") from None
-    if pattern.fullmatch("") or any(m.start() == m.end() for m in pattern.finditer(_PROBE)):
+    if _can_match_empty(pattern):
         raise _refuse(origin, number, f"the pattern {source!r} can match the empty string")
     return Rule(pattern, replacement, number, regex=True)
+
+
+def _can_match_empty(pattern: re.Pattern[str]) -> bool:
+    try:
+        try:
+            from re import _parser as parser  # Python 3.11+
+        except ImportError:  # pragma: no cover - Python 3.10
+            import sre_parse as parser  # type: ignore[no-redef]
+        return parser.parse(pattern.pattern, pattern.flags).getwidth()[0] == 0
+    except Exception:  # noqa: BLE001 - a private API: fall back to probing
+        return bool(pattern.fullmatch("")) or any(m.start() == m.end() for m in pattern.finditer(_PROBE))
