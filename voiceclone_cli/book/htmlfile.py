@@ -10,5 +10,5 @@ from voiceclone_cli.book.xhtml import html_blocks
 
 def read_html(markup: str, default_title: str) -> Book:
     content = html_blocks(markup)
-    title, sections = split_at_headings(content.blocks, None)
-    return Book(title=title or content.title or default_title, chapters=number_sections(sections))
+    title, sections = split_at_headings(content.blocks, weak_title=content.title or None, file_title=default_title)
+    return Book(title=title, chapters=number_sections(sections))

@@ -18,7 +18,8 @@ class ListingRow:
 
 
 def listing_rows(book: Book, *, all_sections: bool = False, speed: float = 1.0) -> list[ListingRow]:
-    from voiceclone_cli.speech import estimate_seconds  # speech imports numpy: only when listing
+    # speech imports numpy: only when listing, not when the CLI starts
+    from voiceclone_cli.speech import estimate_seconds
 
     return [
         ListingRow(c.number, c.title, len(c.text), estimate_seconds(len(c.text), speed) / 60, c.kind,

@@ -132,6 +132,7 @@ def markdown_blocks(text: str) -> list[Block]:
 
 def read_markdown(text: str, default_title: str) -> Book:
     fields, body = front_matter(text)
-    title, sections = split_at_headings(markdown_blocks(body), fields.get("title") or None)
-    return Book(title=title or default_title, author=fields.get("author") or None,
+    title, sections = split_at_headings(markdown_blocks(body), named_title=fields.get("title") or None,
+                                        file_title=default_title)
+    return Book(title=title, author=fields.get("author") or None,
                 chapters=number_sections(sections))

@@ -61,23 +61,28 @@ def number_sections(sections: list[Section]) -> list[Chapter]:
     return chapters
 
 
-def split_at_headings(blocks: list[Block], book_title: str | None) -> tuple[str | None, list[Section]]:
+def split_at_headings(blocks: list[Block], *, named_title: str | None = None, weak_title: str | None = None,
+                      file_title: str) -> tuple[str, list[Section]]:
     """Chapters of a single document (Markdown, HTML): at level-1 headings, or at level 2 when
     there is a single level-1 heading, which is then the book's title.
 
-    Returns the book title (``book_title`` if given, else that single heading) and the sections.
-    Text before the first chapter heading is a section of its own, titled by the book title or
-    "Opening".
+    The book's title is ``named_title`` (front matter), else that single heading, else
+    ``weak_title`` (an HTML ``<title>``), else ``file_title``. Text before the first chapter
+    heading is a section titled by the book's title when the document gives one, else
+    "Opening"; a document without chapter headings is one chapter with the book's title.
     """
     top = [i for i, block in enumerate(blocks) if block.heading == 1]
-    if len(top) == 1:
-        book_title = book_title or blocks[top[0]].title
+    single = blocks[top[0]].title if len(top) == 1 else None
+    if single is not None:
         blocks = blocks[: top[0]] + blocks[top[0] + 1 :]
     level = 1 if len(top) > 1 else 2
+    book_title = named_title or single or weak_title
     sections = [Section(book_title or "Opening", heading=False)]
     for block in blocks:
         if 0 < block.heading <= level:
             sections.append(Section(block.title))
         else:
             sections[-1].blocks.append(block)
-    return book_title, sections
+    if len(sections) == 1:
+        sections[0].title = book_title or file_title
+    return book_title or file_title, sections

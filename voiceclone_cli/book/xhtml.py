@@ -37,8 +37,8 @@ _NOTE_TYPES = frozenset(
     "footnote footnotes endnote endnotes rearnote rearnotes note notes noteref "
     "doc-footnote doc-endnote doc-endnotes doc-noteref doc-footnotes".split()
 )
-# A link whose whole text is a note number or mark: "1", "[12]", "(iv)", "*", "†".
-_NOTE_MARK = re.compile(r"^[\[(]?(?:\d{1,4}|[ivxlc]{1,6}|[a-z]|[*†‡§¶]+)[\])]?$", re.IGNORECASE)
+# A link to an anchor whose whole text is a note number or mark: "1", "[12]", "(iv)", "*", "†".
+_NOTE_MARK = re.compile(r"^(?:\d{1,4}|\[[^\]]{1,6}\]|\([^)]{1,6}\)|[*†‡§¶]+)$")
 _VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 
 
@@ -99,7 +99,8 @@ class _TextParser(HTMLParser):
         self._in_title = False
         self._pre = 0
         self._sections_seen = 0
-        self._marks: list[list] = []  # open <a>/<sup>: tag, line, word, is a note, holds a link
+        # Open <a>/<sup>: tag, line and word where it began, is a note, holds a link, links to an anchor
+        self._marks: list[list] = []
 
     # -- structure
     def handle_starttag(self, tag: str, attrs_list: list[tuple[str, str | None]]) -> None:
@@ -130,7 +131,8 @@ class _TextParser(HTMLParser):
             self._heading = _HEADINGS.get(tag, PARAGRAPH)
             self._pre += tag == "pre"
         elif tag in ("a", "sup"):
-            self._marks.append([tag, len(self._lines), len(self._words), bool(types & _NOTE_TYPES), False])
+            self._marks.append([tag, len(self._lines), len(self._words), bool(types & _NOTE_TYPES), False,
+                                "#" in attrs.get("href", "")])
 
     def handle_startendtag(self, tag: str, attrs_list: list[tuple[str, str | None]]) -> None:
         attrs = {k: v or "" for k, v in attrs_list}
@@ -161,7 +163,7 @@ class _TextParser(HTMLParser):
     def _close_mark(self, tag: str) -> None:
         """Drop a footnote marker: a noteref, a link whose text is a note number, a <sup> link."""
         while self._marks:
-            open_tag, line, word, is_note, has_link = self._marks.pop()
+            open_tag, line, word, is_note, has_link, to_fragment = self._marks.pop()
             if open_tag == tag:
                 break
         else:
@@ -169,7 +171,7 @@ class _TextParser(HTMLParser):
         if line != len(self._lines) or word > len(self._words):  # a line ended inside: not a marker
             return
         text = squeeze("".join(self._words[word:]))
-        if is_note or has_link or (tag == "a" and _NOTE_MARK.match(text)):
+        if is_note or has_link or (to_fragment and _NOTE_MARK.match(text)):
             del self._words[word:]
         elif tag == "a" and self._marks and self._marks[-1][0] == "sup":
             self._marks[-1][4] = True  # a <sup> holding a link is a marker as a whole

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from voiceclone_cli.errors import UsageError
 
-# A pattern that can match the empty string (``a*``, ``\\b``, a lookahead) would insert its
+# A pattern that can match the empty string (``a*``, ``\b``, a lookahead) would insert its
 # replacement between characters. Its shortest match is read from the regex parser; this probe
 # text is the fallback where that parser is not available.
 _PROBE = "Aa1 _.,;:-'\"\n\tZé9xyz "
