@@ -75,6 +75,26 @@ def test_epub_body_epub_type_marks_matter_without_toc_entry(tmp_path):
     assert [c.kind for c in read.chapters] == ["chapter", "copyright"]
 
 
+def test_the_nav_document_in_the_spine_is_a_table_of_contents(tmp_path):
+    book = EpubBook()
+    book.add("c1.xhtml", "<h1>Start</h1><p>Story.</p>", toc="Start", landmark="bodymatter")
+    book.add("chapter%20two.xhtml", "<p>More story.</p>", toc="Two")
+    path = book.build(tmp_path / "b.epub")
+    with zipfile.ZipFile(path) as z:
+        members = {i.filename: z.read(i) for i in z.infolist()}
+    members["OEBPS/content.opf"] = members["OEBPS/content.opf"].replace(b"<spine>", b'<spine><itemref idref="nav"/>')
+    members["OEBPS/nav.xhtml"] = members["OEBPS/nav.xhtml"].replace(b"<h1>Contents</h1>", b"")
+    members["OEBPS/chapter two.xhtml"] = members.pop("OEBPS/chapter%20two.xhtml")
+    with zipfile.ZipFile(tmp_path / "n.epub", "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    read = read_book(tmp_path / "n.epub")
+    assert [(c.title, c.kind) for c in read.chapters] == [
+        ("Navigation", "toc"), ("Start", "chapter"), ("Two", "chapter")]
+    assert read.chapters[0].text == "Start.\n\nTwo."  # the hidden landmarks are not read
+    assert read.chapters[2].text == "More story."  # an href with %20 finds its file
+
+
 def test_epub_documents_missing_from_the_toc(tmp_path):
     """A split chapter's continuation joins it; a document opening with a heading is a chapter
     titled by that heading; linear="no" documents are not read."""

@@ -6,7 +6,8 @@ markup instead of giving up. A document that declares its own entities is refuse
 allow them, and hostile files use them): ``refuse_entity_declarations``.
 
 - ``html_blocks``: a content document as text blocks (headings, paragraphs, list items, table
-  cells; ``<br>`` ends a line), without scripts, styles, images, footnotes and footnote markers;
+  cells; ``<br>`` ends a line), without scripts, styles, images, hidden elements, footnotes and
+  footnote markers;
 - ``parse_tree``: a small element tree for the package files (container.xml, OPF, NCX, nav),
   tag and attribute names lowercased and without namespace prefix.
 """
@@ -90,7 +91,7 @@ class _TextParser(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.items: list[Block | str] = []  # blocks, and split ids where a section starts
         self.title = ""  # <title>: the last fallback for a chapter title
-        self.kind_types: set[str] = set()  # epub:type of <body> and the first <section>
+        self.kind_types: set[str] = set()  # epub:type of <body>, <nav>s and the first <section>
         self._split_ids = split_ids
         self._lines: list[str] = []  # finished lines of the current block (<br>)
         self._words: list[str] = []  # text of the current line
@@ -115,12 +116,12 @@ class _TextParser(HTMLParser):
             self._flush()
             self.items.append(element_id)
         types = _types(attrs)
-        if tag == "body" or (tag == "section" and self._sections_seen == 0):
+        if tag in ("body", "nav") or (tag == "section" and self._sections_seen == 0):
             self._sections_seen += tag == "section"
             self.kind_types |= types
         if tag == "title":
             return
-        if tag in _SKIPPED_TAGS or (types & _NOTE_TYPES and tag != "a"):
+        if tag in _SKIPPED_TAGS or "hidden" in attrs or (types & _NOTE_TYPES and tag != "a"):
             if tag not in _VOID:
                 self._skip.append(tag)
             return
@@ -220,7 +221,7 @@ class _TextParser(HTMLParser):
 class HtmlText:
     items: list[Block | str]  # blocks in order; a str is a split id (a section starts there)
     title: str  # the document's <title>
-    types: set[str]  # epub:type of <body> and the first <section> (e.g. "copyright-page")
+    types: set[str]  # epub:type of <body>, <nav>s and the first <section> (e.g. "copyright-page", "toc")
 
     @property
     def blocks(self) -> list[Block]:
