@@ -106,10 +106,7 @@ def _wants_debug(argv: list[str]) -> bool:
 
 
 def report(message: str, hint: str = "") -> None:
-    line = f"{PROG}: error: {message}"
-    if hint:
-        line += f" — {hint}"
-    err(line)
+    err(common.line(f"{message} — {hint}" if hint else message, "error"))
 
 
 def _wants_json(argv: list[str]) -> bool:

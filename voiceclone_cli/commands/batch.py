@@ -14,7 +14,6 @@ from voiceclone_cli.commands.common import (
     emit,
     open_engine,
     setup_logging,
-    stderr_is_terminal,
 )
 from voiceclone_cli.commands.say import PITCH_HELP, SPEED_HELP
 from voiceclone_cli.commands import options
@@ -106,7 +105,7 @@ def batch(
             engine.close()
         return
     try:
-        with _Progress(enabled=not quiet and stderr_is_terminal()) as progress:
+        with _Progress(quiet=quiet) as progress:
             summary = run_batch(source, engine, options, on_start=progress.start, on_line=progress.line)
     finally:
         engine.close()
@@ -171,48 +170,35 @@ def parse_cast(values: list[str]) -> dict:
 
 
 class _Progress:
-    """A live bar on stderr: lines settled of the lines to do, failures, audio made, ETA.
+    """Lines settled of the lines to do, failures, audio made, ETA — on the shared bar.
 
     Lines skipped as already done leave the total instead of filling the bar, so the ETA is
     based on real work only.
     """
 
-    def __init__(self, *, enabled: bool) -> None:
-        self.enabled = enabled
-        self._bar = None
-        self._task = None
+    def __init__(self, *, quiet: bool) -> None:
+        from voiceclone_cli.commands.progress import ProgressBar
+
+        self.bar = ProgressBar("batch", "lines", quiet=quiet)
 
     def __enter__(self) -> _Progress:
+        self.bar.__enter__()
         return self
 
     def start(self, counts: BatchCounts) -> None:
-        if not self.enabled:
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self._bar = Progress(
-            TextColumn("batch"), BarColumn(), MofNCompleteColumn(), TextColumn("lines"),
-            TextColumn("{task.fields[notes]}"), TimeRemainingColumn(),
-            console=Console(stderr=True), transient=True,
-        )
-        self._bar.start()
-        self._task = self._bar.add_task("batch", total=counts.total, notes="")
+        self.bar.update(0, counts.total)
 
     def line(self, outcome: LineOutcome, counts: BatchCounts) -> None:
-        if self._bar is None:
-            return
         notes = [f"{counts.audio_seconds:.0f} s audio"]
         if counts.failed:
             notes.append(f"[red]{counts.failed} failed[/red]")
         if counts.skipped:
             notes.append(f"{counts.skipped} already done")
         total = None if counts.total is None else counts.total - counts.skipped
-        self._bar.update(self._task, completed=counts.done + counts.failed, total=total, notes=" · ".join(notes))
+        self.bar.update(counts.done + counts.failed, total, " · ".join(notes))
 
     def __exit__(self, *exc) -> None:
-        if self._bar is not None:
-            self._bar.stop()
+        self.bar.__exit__(*exc)
 
 
 def _print_summary(summary: BatchSummary) -> None:

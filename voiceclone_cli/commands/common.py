@@ -59,26 +59,32 @@ def emit(text: str) -> None:
         raise OutputError(f"cannot write to stdout: {exc.strerror}") from None
 
 
+def line(text: str, kind: str = "") -> str:
+    """How every message for people reads: ``voiceclone: [kind: ]text``."""
+    return f"{PROG}: {kind}: {text}" if kind else f"{PROG}: {text}"
+
+
 def info(message: str, quiet: bool = False) -> None:
     if not quiet:
-        err(f"{PROG}: {message}")
+        err(line(message))
+
+
+def warn(message: str, quiet: bool = False) -> None:
+    if not quiet:
+        err(line(message, "warning"))
 
 
 class _StderrHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             text = record.getMessage()
-            if record.levelno >= logging.WARNING:
-                line = f"{PROG}: warning: {text}"
-            elif record.levelno >= logging.INFO:
-                line = f"{PROG}: {text}"
-            else:
-                line = f"{PROG}: debug: {text}"
+            kind = "warning" if record.levelno >= logging.WARNING else "" if record.levelno >= logging.INFO else "debug"
+            shown = line(text, kind)
             if record.exc_info:
                 import traceback
 
-                line += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
-            err(line)
+                shown += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
+            err(shown)
         except Exception:  # pragma: no cover - logging must never crash the tool
             self.handleError(record)
 
@@ -131,7 +137,7 @@ def load_settings(flags: Mapping[str, Any] | None = None, quiet: bool = False, s
     register_secret(settings.api_key)
     if not quiet:
         for warning in settings.config.warnings:
-            err(f"{PROG}: warning: {warning}")
+            warn(warning)
     return settings
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from voiceclone_cli.commands.common import HELP_OPTIONS, PROG, binary_stdin, emit, err, load_settings, stdin_is_terminal
+from voiceclone_cli.commands.common import HELP_OPTIONS, binary_stdin, emit, info, load_settings, stdin_is_terminal, warn
 from voiceclone_cli.commands.presentation import Command, Group
 from voiceclone_cli.errors import UsageError
 from voiceclone_cli.settings import SPECS, shown_raw
@@ -59,7 +59,7 @@ def set_(
             raise UsageError(f"missing value for {key}", hint=f"voiceclone config set {key} VALUE")
         value = _read_secret(key)
     elif spec.secret:
-        err(f"{PROG}: warning: the key is now in your shell history; "
+        warn("the key is now in your shell history; "
             "next time run 'voiceclone config set api-key' and type it at the prompt")
     register_secret(value if spec.secret else None)
     parsed = parse_value(key, value, f"the value for {key}")
@@ -67,9 +67,9 @@ def set_(
         register_secret(parsed)
     path = config_path()
     set_value(path, key, parsed)
-    err(f"{PROG}: saved {key} = {spec.show(parsed)} in {path}")
+    info(f"saved {key} = {spec.show(parsed)} in {path}")
     if os.environ.get(spec.env, "").strip():
-        err(f"{PROG}: note: {spec.env} is set and takes precedence over the config file")
+        info(f"note: {spec.env} is set and takes precedence over the config file")
 
 
 @app.command("get", cls=Command, context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone config get endpoint")
@@ -91,9 +91,9 @@ def unset(key: Annotated[str, typer.Argument(metavar="KEY", help=KEY_HELP, show_
     _spec(key)
     path = config_path()
     if unset_value(path, key):
-        err(f"{PROG}: removed {key} from {path}")
+        info(f"removed {key} from {path}")
     else:
-        err(f"{PROG}: {key} is not set in {path}")
+        info(f"{key} is not set in {path}")
 
 
 @app.command("show", cls=Command, context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone config show --json")

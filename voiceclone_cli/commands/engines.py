@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from voiceclone_cli.commands.common import HELP_OPTIONS, PROG, emit, err
+from voiceclone_cli.commands.common import HELP_OPTIONS, emit, info
 from voiceclone_cli.commands.presentation import Command, Group
 
 
@@ -116,7 +116,7 @@ def clear(
         models = clear_models()
         removed.append(f"{voices.files} cached voice profile(s) and {models.files} prepared model(s), "
                        f"{_size(voices.bytes + models.bytes)}, from {profile_cache.directory.parent}")
-    err(f"{PROG}: removed " + "; ".join(removed))
+    info("removed " + "; ".join(removed))
 
 
 @cache_app.command("path", cls=Command, context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  du -sh \"$(voiceclone cache path)\"")

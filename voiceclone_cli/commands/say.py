@@ -15,7 +15,6 @@ from voiceclone_cli.commands.common import (
     info,
     open_engine,
     setup_logging,
-    stderr_is_terminal,
     stdin_is_terminal,
     stdout_is_terminal,
 )
@@ -91,6 +90,7 @@ def say(
     debug: options.Debug = False,
 ) -> None:
     """Speak TEXT in the voice of a sample: to a file, to stdout, or out loud."""
+    from voiceclone_cli.commands.progress import ProgressBar
     from voiceclone_cli.output.plan import NamedInput, plan_output
     from voiceclone_cli.prepare.voice import load_voice_sample
     from voiceclone_cli.speech import speak
@@ -126,10 +126,10 @@ def say(
         except BaseException:
             plan.sink.abort()  # e.g. a name reserved for the output: give it back
             raise
-        with _progress(quiet) as on_progress:
+        with ProgressBar("speaking", "chunks", quiet=quiet, eta=False) as bar:
             result = speak(
                 content, engine, speaker, plan.sink, speed=speed, pitch=pitch, prefetch=prefetch,
-                rate=sample_rate, on_progress=on_progress,
+                rate=sample_rate, on_progress=lambda done, total, seconds: bar.update(done, total, f"{seconds:.1f} s audio"),
             )
     finally:
         engine.close()
@@ -172,34 +172,3 @@ def _dry_run(content, engine, prepared, plan, *, speed, pitch, as_json, quiet) -
         [*dry_run.cost_rows(**numbers), ("engine", engine.name), ("output", target)],
         as_json=as_json, quiet=quiet,
     )
-
-
-class _progress:
-    """A progress bar on stderr for multi-chunk work, only when a person is watching."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.enabled = not quiet and stderr_is_terminal()
-        self._bar = None
-
-    def __enter__(self):
-        if not self.enabled:
-            return None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._bar = Progress(
-            TextColumn("speaking"), BarColumn(), MofNCompleteColumn(), TextColumn("chunks"),
-            TextColumn("{task.fields[audio]}"), TimeElapsedColumn(),
-            console=Console(stderr=True), transient=True,
-        )
-        self._bar.start()
-        task = self._bar.add_task("say", total=None, audio="")
-
-        def update(done: int, total: int, seconds: float) -> None:
-            self._bar.update(task, completed=done, total=total, audio=f"{seconds:.1f} s audio")
-
-        return update
-
-    def __exit__(self, *exc) -> None:
-        if self._bar is not None:
-            self._bar.stop()
