@@ -18,6 +18,8 @@ from voiceclone_cli.commands import engines as engines_cmd
 from voiceclone_cli.commands import voices as voices_cmd
 from voiceclone_cli.commands.batch import EXAMPLES as BATCH_EXAMPLES
 from voiceclone_cli.commands.batch import batch
+from voiceclone_cli.commands.book import EXAMPLES as BOOK_EXAMPLES
+from voiceclone_cli.commands.book import book
 from voiceclone_cli.commands.common import HELP_OPTIONS, PROG, err
 from voiceclone_cli.commands.presentation import Command, Group
 from voiceclone_cli.commands.say import EXAMPLES as SAY_EXAMPLES
@@ -29,6 +31,7 @@ from voiceclone_cli.redaction import scrub
 COMMANDS = {
     "say": (say, SAY_EXAMPLES),
     "batch": (batch, BATCH_EXAMPLES),
+    "book": (book, BOOK_EXAMPLES),
     "engines": (engines_cmd.engines, "[bold]Example[/bold]\n\n  voiceclone engines"),
 }
 GROUPS = {"config": config_cmd.app, "cache": engines_cmd.cache_app, "voices": voices_cmd.app}

@@ -86,6 +86,10 @@ def say(
     prefetch: Annotated[int, typer.Option(metavar="N", min=1, max=8, help="Chunks made ahead while the current one is written or played.")] = 2,
     as_json: Annotated[bool, typer.Option("--json", help="Print a one-line JSON summary on stdout (with -o FILE).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
+    lexicon: options.LexiconFile = None,
+    no_markup: options.NoMarkup = False,
+    srt: options.SrtFile = None,
+    vtt: options.VttFile = None,
     debug: options.Debug = False,
 ) -> None:
     """Speak TEXT in the voice of a sample: to a file, to stdout, or out loud."""
@@ -96,9 +100,13 @@ def say(
     if sample is None:
         raise UsageError("missing --sample", hint='voiceclone say --sample me.wav "Hello there"')
     content = read_text(text, text_file)
+    text_rules = options.load_lexicon(lexicon)
     inputs = [NamedInput(sample, "the voice sample")]
     if text_file not in (None, "-"):
         inputs.append(NamedInput(Path(text_file), "the text file"))
+    if lexicon is not None:
+        inputs.append(NamedInput(lexicon, "the lexicon"))
+    options.check_subtitles(srt, vtt, inputs + ([NamedInput(Path(output), "the output")] if output not in (None, "-") else []))
     engine = make_engine(local, no_cache, api_key, endpoint, retries, timeout, quiet, dry_run=dry_run)
     try:
         plan = plan_output(
@@ -111,7 +119,7 @@ def say(
         if dry_run:
             try:
                 _dry_run(content, engine, sample, plan, speed=speed, pitch=pitch, strict=strict_sample,
-                         as_json=as_json, quiet=quiet)
+                         as_json=as_json, quiet=quiet, use_markup=not no_markup, lexicon=text_rules)
             finally:
                 plan.sink.abort()  # a dry run writes nothing: give back a name reserved for the output
             return
@@ -125,8 +133,12 @@ def say(
         with _progress(quiet) as on_progress:
             result = speak(
                 content, engine, voice, plan.sink, speed=speed, pitch=pitch, prefetch=prefetch,
-                rate=sample_rate, on_progress=on_progress,
+                rate=sample_rate, use_markup=not no_markup, lexicon=text_rules, on_progress=on_progress,
             )
+        if srt is not None or vtt is not None:
+            from voiceclone_cli.output.subtitles import write_subtitles
+
+            write_subtitles(result.cues, srt=srt, vtt=vtt)
     finally:
         engine.close()
     path = plan.path
@@ -150,7 +162,7 @@ def say(
             emit(json.dumps(summary))
 
 
-def _dry_run(content, engine, sample, plan, *, speed, pitch, strict, as_json, quiet) -> None:
+def _dry_run(content, engine, sample, plan, *, speed, pitch, strict, as_json, quiet, use_markup, lexicon) -> None:
     """Everything a real run checks, then what it would cost; nothing is sent or written.
 
     The sample is checked as the engine would (``prepare_sample``); the local engine's voice
@@ -163,7 +175,7 @@ def _dry_run(content, engine, sample, plan, *, speed, pitch, strict, as_json, qu
     voice = prepare_sample(sample, strict=strict)
     for note in voice.notes:
         info(note, quiet)
-    cost = plan_speech(content, engine, voice, speed=speed, pitch=pitch)
+    cost = plan_speech(content, engine, voice, speed=speed, pitch=pitch, use_markup=use_markup, lexicon=lexicon)
     numbers = {"requests": cost.requests, "chunks": cost.chunks, "cached": cost.cached,
                "characters": cost.characters, "audio_seconds": cost.audio_seconds}
     target = str(plan.path) if plan.path is not None else "stdout" if plan.to_stdout else "playback"
