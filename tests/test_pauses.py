@@ -75,3 +75,25 @@ def test_real_markup_never_reaches_the_engine(api_env, cli, sample_wav, tmp_path
     assert cli(["say", "-s", sample_wav, text, "-o", tmp_path / "out.wav"]).code == 0
     sent = " ".join(r.fields["text"] for r in api_env.requests)
     assert "pause" not in sent and "break" not in sent and len(api_env.requests) == 3
+
+
+class _Rules:
+    """A hand-made lexicon (prepare.lexicon is book part A's): replaces one word."""
+
+    def apply(self, text: str) -> str:
+        return text.replace("GIF", "jiff")
+
+
+def test_a_lexicon_rewrites_the_words_sent_and_never_the_markup(two_segments, api_env, sample_wav, tmp_path):
+    from voiceclone_cli.commands.common import make_engine
+    from voiceclone_cli.output.sinks import AudioFileSink
+    from voiceclone_cli.speech import speak
+
+    engine = make_engine(False, False, None, None, None, None, True)
+    try:
+        result = speak("A GIF. [pause 1.5s] Another GIF.", engine, engine.prepare_voice(sample_wav),
+                       AudioFileSink(tmp_path / "out.wav"), lexicon=_Rules())
+    finally:
+        engine.close()
+    assert sorted(r.fields["text"] for r in api_env.requests) == ["A jiff.", "Another jiff."]
+    assert [cue.text for cue in result.cues] == ["A jiff.", "Another jiff."]
