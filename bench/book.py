@@ -55,6 +55,7 @@ RUN = textwrap.dedent("""
     summary = run_book(book, book.selected(), engine, engine.prepare_voice(Path(sys.argv[4])),
                        BookOptions(output=out, format_name="m4b", jobs=4))
     print(json.dumps({"requests": summary.requests, "seconds": summary.seconds,
+                      "run": summary.elapsed_seconds, "synthesis": summary.synthesis_seconds,
                       "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """)
 
@@ -136,6 +137,9 @@ def main() -> None:
             ideal = result["requests"] * args.latency / 4
             print(f"{chars:,} characters: {result['requests']} requests, {result['seconds'] / 60:.0f} min of audio")
             print(f"  wall {wall:.1f} s, ideal {ideal:.1f} s at -j 4: {ideal / wall:.0%} of ideal (target >= 90 %)")
+            print(f"  of which: start-up {wall - result['run']:.1f} s, requests and chapter audio "
+                  f"{result['synthesis']:.1f} s ({ideal / result['synthesis']:.0%} of ideal), loudness and "
+                  f"AAC encoding {result['run'] - result['synthesis']:.1f} s")
             print(f"  peak RSS {result['rss_mb']:.0f} MB (target < 300 MB)")
         print(f"RSS from {args.small:,} to {args.chars:,} characters: {rss[args.small]:.0f} -> {rss[args.chars]:.0f} MB")
 

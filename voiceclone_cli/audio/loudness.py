@@ -78,6 +78,7 @@ class LoudnessMeter:
 
         self.rate = rate
         self._impulse = k_weighting_impulse(rate)
+        self._spectra: dict[int, np.ndarray] = {}  # the impulse's FFT, by transform size
         self._tail = np.zeros(len(self._impulse) - 1)
         self._step = max(1, round(_STEP_SECONDS * rate))
         self._partial = np.zeros(0)
@@ -102,7 +103,9 @@ class LoudnessMeter:
 
     def _filter(self, x: np.ndarray) -> np.ndarray:
         size = 1 << int(math.ceil(math.log2(len(x) + len(self._impulse) - 1)))
-        y = np.fft.irfft(np.fft.rfft(x, size) * np.fft.rfft(self._impulse, size), size)[: len(x) + len(self._impulse) - 1]
+        if size not in self._spectra:
+            self._spectra[size] = np.fft.rfft(self._impulse, size)
+        y = np.fft.irfft(np.fft.rfft(x, size) * self._spectra[size], size)[: len(x) + len(self._impulse) - 1]
         y[: len(self._tail)] += self._tail[: len(y)]
         if len(self._tail) > len(y):  # a block shorter than the impulse response
             carried = np.zeros(len(self._tail))

@@ -95,6 +95,7 @@ class BookSummary:
     gain_db: float
     true_peak_dbtp: float | None  # after the gain
     elapsed_seconds: float
+    synthesis_seconds: float  # of elapsed: making the chapters (the rest: loudness and encoding)
     subtitles: list[Path] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,6 +110,7 @@ class BookSummary:
             "gain_db": round(self.gain_db, 2),
             "true_peak_dbtp": None if self.true_peak_dbtp is None else round(self.true_peak_dbtp, 2),
             "elapsed_seconds": round(self.elapsed_seconds, 3),
+            "synthesis_seconds": round(self.synthesis_seconds, 3),
             "subtitles": [str(p) for p in self.subtitles],
         }
 
@@ -278,6 +280,7 @@ def run_book(
                 chars_done += sum(chunk_chars)
         finally:
             results.close()
+        synthesis_seconds = time.monotonic() - started
         loudness, gain_db = _measure(parts, options.loudness)
         if options.outdir is not None:
             results_list, output = _write_chapter_files(book, parts, options, gain_db), options.outdir
@@ -295,7 +298,8 @@ def run_book(
         requests=stats.get("requests", 0), retries=stats.get("retries", 0),
         cache_hits=stats.get("cache_hits", 0),
         loudness_lufs=None if loudness is None else loudness.integrated_lufs, gain_db=gain_db,
-        true_peak_dbtp=peak, elapsed_seconds=time.monotonic() - started, subtitles=subtitles,
+        true_peak_dbtp=peak, elapsed_seconds=time.monotonic() - started,
+        synthesis_seconds=synthesis_seconds, subtitles=subtitles,
     )
 
 
