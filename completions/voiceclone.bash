@@ -13,6 +13,7 @@ _voiceclone() {
         w="${COMP_WORDS[i]}"
         case "$path:$w" in
             ":batch") path="batch" ;;
+            ":book") path="book" ;;
             ":cache") path="cache" ;;
             ":config") path="config" ;;
             ":engines") path="engines" ;;
@@ -40,14 +41,21 @@ _voiceclone() {
     case "$path" in
         "")
             if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--help -h --version -V' -- "$cur"))
-            else COMPREPLY=($(compgen -W 'batch cache config engines say voices' -- "$cur"))
+            else COMPREPLY=($(compgen -W 'batch book cache config engines say voices' -- "$cur"))
             fi ;;
         "batch")
-            case "$prev" in --outdir|-d|--sample|-s|--join) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;; esac
+            case "$prev" in --outdir|-d|--sample|-s|--join|--lexicon) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;; esac
             case "$prev" in --voice) _voiceclone_voice_names; return ;; esac
             case "$prev" in --input-format) COMPREPLY=($(compgen -W 'auto text jsonl script' -- "$cur")); return ;; esac
             case "$prev" in --jobs|-j|--name-template|--input-format|--cast|--gap|--speed|--pitch|--retries|--timeout|--endpoint|--api-key|--voice|--engine) return ;; esac
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--outdir -d --sample -s --jobs -j --name-template --input-format --cast --join --gap --force --fail-fast --speed --pitch --strict-sample --retries --timeout --endpoint --api-key --voice --engine --local --no-cache --dry-run --json --quiet -q --debug --help -h --version -V' -- "$cur"))
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--outdir -d --sample -s --jobs -j --name-template --input-format --cast --join --gap --force --fail-fast --speed --pitch --strict-sample --retries --timeout --endpoint --api-key --voice --engine --local --no-cache --dry-run --json --quiet -q --lexicon --no-markup --debug --help -h --version -V' -- "$cur"))
+            else COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null
+            fi ;;
+        "book")
+            case "$prev" in --sample|-s|--output|-o|--outdir|-d|--lexicon|--srt|--vtt) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;; esac
+            case "$prev" in --voice) _voiceclone_voice_names; return ;; esac
+            case "$prev" in --format|--chapters|--jobs|-j|--title-pause|--loudness|--speed|--pitch|--retries|--timeout|--endpoint|--api-key|--voice|--engine) return ;; esac
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--sample -s --output -o --outdir -d --format --chapters --all-sections --list --jobs -j --title-pause --loudness --lexicon --no-markup --srt --vtt --speed --pitch --strict-sample --retries --timeout --endpoint --api-key --voice --engine --local --no-cache --dry-run --json --quiet -q --debug --help -h --version -V' -- "$cur"))
             else COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null
             fi ;;
         "cache")
@@ -99,11 +107,11 @@ _voiceclone() {
             else COMPREPLY=($(compgen -W '' -- "$cur"))
             fi ;;
         "say")
-            case "$prev" in --sample|-s|--text-file|-f|--output|-o) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;; esac
+            case "$prev" in --sample|-s|--text-file|-f|--output|-o|--lexicon|--srt|--vtt) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;; esac
             case "$prev" in --voice) _voiceclone_voice_names; return ;; esac
             case "$prev" in --format) COMPREPLY=($(compgen -W 'wav flac ogg mp3' -- "$cur")); return ;; esac
             case "$prev" in --speed|--pitch|--retries|--timeout|--endpoint|--api-key|--voice|--engine|--format|--sample-rate|--prefetch) return ;; esac
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--sample -s --text-file -f --output -o --speed --pitch --strict-sample --retries --timeout --endpoint --api-key --voice --engine --local --no-cache --dry-run --play --format --sample-rate --raw --prefetch --json --quiet -q --debug --help -h --version -V' -- "$cur"))
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--sample -s --text-file -f --output -o --speed --pitch --strict-sample --retries --timeout --endpoint --api-key --voice --engine --local --no-cache --dry-run --play --format --sample-rate --raw --prefetch --json --quiet -q --lexicon --no-markup --srt --vtt --debug --help -h --version -V' -- "$cur"))
             else COMPREPLY=($(compgen -W '' -- "$cur"))
             fi ;;
         "voices")

@@ -7,7 +7,7 @@ _voiceclone_voice_names() {
 }
 
 _voiceclone() {
-    local -a subcmds; subcmds=('batch:Speak every line of a text or JSONL file into its own WAV; re-runs resume where they stopped.' 'cache:The caches: engine answers (so no chunk is paid for twice), and --local'\''s voice profiles and model.' 'config:Show and change settings (precedence: flag > environment > config file > default).' 'engines:The speech engines: which can speak now, where each comes from, and what the others need.' 'say:Speak TEXT in the voice of a sample: to a file, to stdout, or out loud.' 'voices:Keep cloned voices by name: add a sample once, then list, play, export and import it.')
+    local -a subcmds; subcmds=('batch:Speak every line of a text or JSONL file into its own WAV; re-runs resume where they stopped.' 'book:Read a whole book in the voice of a sample: one chaptered file or one file per chapter.' 'cache:The caches: engine answers (so no chunk is paid for twice), and --local'\''s voice profiles and model.' 'config:Show and change settings (precedence: flag > environment > config file > default).' 'engines:The speech engines: which can speak now, where each comes from, and what the others need.' 'say:Speak TEXT in the voice of a sample: to a file, to stdout, or out loud.' 'voices:Keep cloned voices by name: add a sample once, then list, play, export and import it.')
     _arguments -C \
         '(--help -h)'{--help,-h}'[Show this message and exit.]' \
         '(--version -V)'{--version,-V}'[Show the version and exit.]' \
@@ -16,6 +16,7 @@ _voiceclone() {
         cmd) _describe 'command' subcmds ;;
         args) case $words[1] in
             batch) _voiceclone_batch ;;
+            book) _voiceclone_book ;;
             cache) _voiceclone_cache ;;
             config) _voiceclone_config ;;
             engines) _voiceclone_engines ;;
@@ -51,6 +52,44 @@ _voiceclone_batch() {
         '--dry-run[Check everything and print the requests, characters, cached chunks and estimated audio minutes, without sending anything or writing any file. Needs no API key.]' \
         '--json[Print a one-line JSON summary on stdout.]' \
         '(--quiet -q)'{--quiet,-q}'[Only errors on stderr\: no progress bar, no summary table.]' \
+        '--lexicon[Pronunciation rules, one a line\: '\''word = replacement'\'' or '\''re\:PATTERN = replacement'\''; applied after cleaning, before chunking.]:file:_files' \
+        '--no-markup[Speak pause markup (\[pause 1.5s\], <break time="500ms"/>) literally instead of as silence.]' \
+        '--debug[Tracebacks and a redacted request log on stderr.]' \
+        '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+        '(--version -V)'{--version,-V}'[Show the version and exit.]' \
+        '*:file:_files'
+}
+
+_voiceclone_book() {
+    _arguments \
+        '(--sample -s)'{--sample,-s}'[Voice sample\: WAV, MP3 or M4A, 5-30 s.]:file:_files' \
+        '(--output -o)'{--output,-o}'[One file\: .m4b (AAC with chapter marks), .mp3 (ID3 chapters), .wav, .flac or .ogg.]:file:_files' \
+        '(--outdir -d)'{--outdir,-d}'[One file per chapter (01-title.mp3 ...) plus chapters.json.]:file:_files' \
+        '--format[Output format. Default\: from the -o extension; mp3 with -d.]:value: ' \
+        '--chapters[Only these chapters, by the numbers --list shows\: 1-3,7.]:value: ' \
+        '--all-sections[Also speak the cover, title page, copyright, contents, index and bibliography.]' \
+        '--list[Print the chapters (number, title, characters, minutes) and exit; no request.]' \
+        '(--jobs -j)'{--jobs,-j}'[Requests in flight at once (capped at what the engine can run).]:value: ' \
+        '--title-pause[Silence after each chapter'\''s title.]:value: ' \
+        '--loudness[Integrated loudness of the whole book (one gain, true peak at most -1 dBTP).]:value: ' \
+        '--lexicon[Pronunciation rules, one a line\: '\''word = replacement'\'' or '\''re\:PATTERN = replacement'\''; applied after cleaning, before chunking.]:file:_files' \
+        '--no-markup[Speak pause markup (\[pause 1.5s\], <break time="500ms"/>) literally instead of as silence.]' \
+        '--srt[Also write SRT subtitles\: one cue per sentence, timed to the audio written.]:file:_files' \
+        '--vtt[Also write WebVTT subtitles\: one cue per sentence, timed to the audio written.]:file:_files' \
+        '--speed[Speech speed (1.0 = natural).]:value: ' \
+        '--pitch[Pitch shift (0 = unchanged).]:value: ' \
+        '--strict-sample[Refuse a sample that is too long or large instead of fitting it.]' \
+        '--retries[Retries after 429, 5xx and network errors. \[default\: 4\]]:value: ' \
+        '--timeout[Seconds one request attempt may take, from connecting to the last byte. \[default\: 120\]]:value: ' \
+        '--endpoint[API base URL. \[default\: https\://aivoiceclonefree.com\]]:value: ' \
+        '--api-key[API key. Visible in the process list\: prefer VOICECLONE_API_KEY or '\''voiceclone config set api-key'\''.]:value: ' \
+        '--voice[A saved voice, instead of --sample ('\''voiceclone voices list'\'').]:voice:_voiceclone_voice_names' \
+        '--engine[The engine that speaks\: remote, local, or an installed plugin ('\''voiceclone engines'\'' lists them). \[default\: the engine setting, remote\]]:value: ' \
+        '--local[Short for --engine local\: clone offline on the CPU (needs the '\''local'\'' extra); no API key, nothing leaves the machine.]' \
+        '--no-cache[Use no cache at all\: request every chunk again (answers are neither read from nor saved to the response cache) and, with --local, analyse the sample again.]' \
+        '--dry-run[Check everything and print the requests, characters, cached chunks and estimated audio minutes, without sending anything or writing any file. Needs no API key.]' \
+        '--json[Print a one-line JSON summary (or the --list rows) on stdout.]' \
+        '(--quiet -q)'{--quiet,-q}'[Only errors on stderr.]' \
         '--debug[Tracebacks and a redacted request log on stderr.]' \
         '(--help -h)'{--help,-h}'[Show this message and exit.]' \
         '(--version -V)'{--version,-V}'[Show the version and exit.]' \
@@ -197,6 +236,10 @@ _voiceclone_say() {
         '--prefetch[Chunks made ahead while the current one is written or played.]:value: ' \
         '--json[Print a one-line JSON summary on stdout (with -o FILE).]' \
         '(--quiet -q)'{--quiet,-q}'[Only errors on stderr.]' \
+        '--lexicon[Pronunciation rules, one a line\: '\''word = replacement'\'' or '\''re\:PATTERN = replacement'\''; applied after cleaning, before chunking.]:file:_files' \
+        '--no-markup[Speak pause markup (\[pause 1.5s\], <break time="500ms"/>) literally instead of as silence.]' \
+        '--srt[Also write SRT subtitles\: one cue per sentence, timed to the audio written.]:file:_files' \
+        '--vtt[Also write WebVTT subtitles\: one cue per sentence, timed to the audio written.]:file:_files' \
         '--debug[Tracebacks and a redacted request log on stderr.]' \
         '(--help -h)'{--help,-h}'[Show this message and exit.]' \
         '(--version -V)'{--version,-V}'[Show the version and exit.]' \

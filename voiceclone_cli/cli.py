@@ -21,6 +21,8 @@ from voiceclone_cli.commands import voices as voices_cmd
 from voiceclone_cli.commands.batch import EXAMPLES as BATCH_EXAMPLES
 from voiceclone_cli.commands.batch import batch
 from voiceclone_cli.commands import common
+from voiceclone_cli.commands.book import EXAMPLES as BOOK_EXAMPLES
+from voiceclone_cli.commands.book import book
 from voiceclone_cli.commands.common import HELP_OPTIONS, PROG, err
 from voiceclone_cli.commands.environment import Environment
 from voiceclone_cli.commands.presentation import Command, Group
@@ -33,6 +35,7 @@ from voiceclone_cli.redaction import scrub
 COMMANDS = {
     "say": (say, SAY_EXAMPLES),
     "batch": (batch, BATCH_EXAMPLES),
+    "book": (book, BOOK_EXAMPLES),
 }
 GROUPS = {"config": config_cmd.app, "engines": engines_cmd.engines_app, "cache": engines_cmd.cache_app,
           "voices": voices_cmd.app}

@@ -1,5 +1,11 @@
 """The ``say`` pipeline as a library call: text -> chunks -> engine -> joins -> sink.
 
+Text may carry pause markup (``prepare.markup``): it is split into text and pauses first, each
+text segment is chunked on its own (so a pause always ends a chunk and is never sent to an
+engine), and each pause becomes exact silence in the output. While the audio is assembled,
+every sentence gets a cue: the time its chunk really occupies in the output (after edge
+trimming and cross-fades), shared among the chunk's sentences by their share of its characters.
+
 Usable without the CLI::
 
     from voiceclone_cli.speech import speak
@@ -14,22 +20,37 @@ Usable without the CLI::
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from voiceclone_cli.audio.assembly import Joiner, JoinSettings
+from voiceclone_cli.audio.wav import Audio
 from voiceclone_cli.prepare.chunking import chunk_text
 from voiceclone_cli.engines.base import Engine
 from voiceclone_cli.errors import TextError
 from voiceclone_cli.prefetch import OrderedPrefetcher
 from voiceclone_cli.output.sinks import Sink
+from voiceclone_cli.prepare import markup
+from voiceclone_cli.prepare.markup import Pause, Segment
+
+Item = str | Pause  # one chunk of text for the engine, or silence
 
 ProgressCallback = Callable[[int, int, float], None]  # chunks done, chunks total, audio seconds
 
 # Dry runs estimate audio length from text: ~15 characters per second of speech at speed 1.0
 # (about 150 words a minute, a usual narration pace). The real length depends on the voice.
 CHARS_PER_SECOND = 15.0
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One sentence and when it is heard, in seconds from the start of the output."""
+
+    start: float
+    end: float
+    text: str
 
 
 @dataclass
@@ -41,6 +62,7 @@ class SpeakResult:
     retries: int
     cache_hits: int  # chunks answered from the response cache instead of the engine
     joins: list[float]  # seconds into the output where chunks meet
+    cues: list[Cue] = field(default_factory=list)  # one per sentence, in order
 
 
 @dataclass
@@ -62,24 +84,48 @@ def estimate_seconds(characters: int, speed: float) -> float:
     return characters / CHARS_PER_SECOND / speed
 
 
-def plan_speech(text: str, engine: Engine, voice: Any, *, speed: float = 1.0, pitch: float = 0.0) -> SpeechPlan:
+def plan_speech(text: str | Sequence[Segment], engine: Engine, voice: Any, *, speed: float = 1.0,
+                pitch: float = 0.0, use_markup: bool = True, lexicon: Any = None) -> SpeechPlan:
     """Chunk ``text`` exactly as ``speak`` will and count what the engine would be asked for."""
-    chunks = _chunks(text, engine)
+    chunks = [item for item in speech_items(text, engine, use_markup=use_markup, lexicon=lexicon)
+              if isinstance(item, str)]
     is_cached = getattr(engine, "is_cached", None)  # only behind the response cache
     cached = sum(1 for chunk in chunks if is_cached and is_cached(chunk, voice, speed=speed, pitch=pitch))
     characters = sum(len(chunk) for chunk in chunks)
     return SpeechPlan(len(chunks), characters, cached, estimate_seconds(characters, speed))
 
 
-def _chunks(text: str, engine: Engine) -> list[str]:
-    chunks = chunk_text(text, engine.max_chunk_chars, engine.first_chunk_chars)
-    if not chunks:
+def speech_items(text: str | Sequence[Segment], engine: Engine, *, use_markup: bool = True,
+                 lexicon: Any = None) -> list[Item]:
+    """The chunks and pauses ``text`` is spoken as, in order.
+
+    ``text`` is a string (its markup parsed unless ``use_markup`` is off) or segments already
+    parsed (a book chapter: its title, a pause, its body). ``lexicon`` (``Lexicon.apply``)
+    rewrites the words of each text segment, never the markup.
+    """
+    if isinstance(text, str):
+        segments = markup.parse_markup(text) if use_markup else [text]
+    else:
+        segments = list(text)
+    items: list[Item] = []
+    first = True
+    for segment in segments:
+        if isinstance(segment, Pause):
+            if segment.seconds > 0:
+                items.append(segment)
+            continue
+        if lexicon is not None:
+            segment = lexicon.apply(segment)
+        chunks = chunk_text(segment, engine.max_chunk_chars, engine.first_chunk_chars if first else None)
+        first = first and not chunks
+        items.extend(chunks)
+    if first:
         raise TextError("the text is empty", hint="give some words to speak")
-    return chunks
+    return items
 
 
 def speak(
-    text: str,
+    text: str | Sequence[Segment],
     engine: Engine,
     voice: Any,
     sink: Sink,
@@ -89,11 +135,13 @@ def speak(
     prefetch: int = 2,
     rate: int | None = None,
     join: JoinSettings = JoinSettings(),
+    use_markup: bool = True,
+    lexicon: Any = None,
     on_progress: ProgressCallback | None = None,
 ) -> SpeakResult:
     """Speak ``text`` into ``sink``; on any failure the sink is aborted and the error re-raised."""
-    chunks = _chunks(text, engine)
-    joiner = Joiner(rate, join)
+    items = speech_items(text, engine, use_markup=use_markup, lexicon=lexicon)
+    chunks = [item for item in items if isinstance(item, str)]
     workers = max(1, min(prefetch, engine.max_workers, len(chunks)))
     results = OrderedPrefetcher(
         lambda chunk: engine.synthesize(chunk, voice, speed=speed, pitch=pitch),
@@ -101,31 +149,90 @@ def speak(
         workers=workers,
         first_alone=engine.cpu_bound,
     )
-    opened = False
     try:
-        for done, audio in enumerate(results, start=1):
-            if joiner.rate is None:  # the engine's rate, unless the sink's encoder cannot take it
-                joiner.rate = sink.rate_for(audio.rate)
-            ready = joiner.add(audio)
-            if not opened:
-                sink.open(joiner.rate)
-                opened = True
-            sink.write(ready)
-            if on_progress:
-                on_progress(done, len(chunks), joiner.frames_out / joiner.rate)
-        sink.write(joiner.finish())
-        sink.close()
+        assembled = assemble(items, iter(results), sink, rate=rate, join=join, on_progress=on_progress)
     except BaseException:
         results.close()
-        sink.abort()
         raise
     stats = engine.stats()
     return SpeakResult(
-        seconds=joiner.frames_out / joiner.rate,
-        rate=joiner.rate,
+        seconds=assembled.frames / assembled.rate,
+        rate=assembled.rate,
         chunks=len(chunks),
         requests=stats.get("requests", 0),
         retries=stats.get("retries", 0),
         cache_hits=stats.get("cache_hits", 0),
-        joins=[index / joiner.rate for index in joiner.joins],
+        joins=assembled.joins,
+        cues=assembled.cues,
     )
+
+
+@dataclass
+class Assembled:
+    frames: int
+    rate: int
+    joins: list[float]
+    cues: list[Cue]
+
+
+def assemble(items: Sequence[Item], audios: Iterator[Audio], sink: Sink, *, rate: int | None = None,
+             join: JoinSettings = JoinSettings(), on_progress: ProgressCallback | None = None) -> Assembled:
+    """Write ``items`` into ``sink``: each chunk's audio (the next of ``audios``) joined to the
+    previous one, each pause as exact silence; the sink is closed, or aborted on any failure.
+
+    Separate from ``speak`` so a caller can make the audio of many texts in one stream of
+    requests (a book: no pause in the requests between chapters) and assemble each on its own.
+    """
+    joiner = Joiner(rate, join)
+    total = sum(1 for item in items if isinstance(item, str))
+    cues: list[Cue] = []
+    cue_end = 0  # samples: cues never overlap, even where chunks cross-fade
+    waiting = 0.0  # seconds of silence asked for before the first audio fixes the rate
+    done = 0
+    try:
+        for item in items:
+            if isinstance(item, Pause):
+                if done == 0:
+                    waiting += item.seconds
+                else:
+                    sink.write(joiner.pause(round(item.seconds * joiner.rate)))
+                continue
+            audio = next(audios)
+            if done == 0:
+                if joiner.rate is None:  # the engine's rate, unless the sink's encoder cannot take it
+                    joiner.rate = sink.rate_for(audio.rate)
+                sink.open(joiner.rate)
+                if waiting:
+                    sink.write(joiner.pause(round(waiting * joiner.rate)))
+            sink.write(joiner.add(audio))
+            done += 1
+            cue_end = _sentence_cues(item, joiner.last_span, cue_end, joiner.rate, cues)
+            if on_progress:
+                on_progress(done, total, joiner.frames_out / joiner.rate)
+        sink.write(joiner.finish())
+        sink.close()
+    except BaseException:
+        sink.abort()
+        raise
+    return Assembled(joiner.frames_out, joiner.rate, [index / joiner.rate for index in joiner.joins], cues)
+
+
+_SENTENCE_END = re.compile(r"""(?:(?<=[.!?…。！？])|(?<=[.!?…。！？]["'”’»)\]]))\s+|\n\s*\n""")
+
+
+def sentences(text: str) -> list[str]:
+    """A chunk's sentences (chunks end at sentence ends, so none is split between chunks)."""
+    return [part.strip() for part in _SENTENCE_END.split(text) if part and part.strip()]
+
+
+def _sentence_cues(chunk: str, span: tuple[int, int], not_before: int, rate: int, cues: list[Cue]) -> int:
+    """Append the cues of one chunk heard over ``span`` (samples); return where the last ends."""
+    parts = sentences(chunk) or [chunk.strip()]
+    start, end = max(span[0], not_before), span[1]
+    weights = sum(len(part) for part in parts)
+    position = float(start)
+    for part in parts:
+        until = position + (end - start) * len(part) / weights
+        cues.append(Cue(round(position) / rate, round(until) / rate, part))
+        position = until
+    return end

@@ -93,6 +93,9 @@ class Joiner:
         self._started = False
         self.frames_out = 0
         self.joins: list[int] = []  # output sample index at the centre of each cross-fade
+        # Where the last chunk added sits in the output (first, end sample index): the time
+        # its sentences are given in subtitles. Its first 30 ms overlap the previous chunk.
+        self.last_span: tuple[int, int] = (0, 0)
 
     def add(self, audio: Audio) -> np.ndarray:
         """Take the next chunk in order; return the samples that are now final."""
@@ -107,11 +110,14 @@ class Joiner:
             samples[:fade] *= np.linspace(0.0, 1.0, fade, dtype=np.float32)
             self._started = True
             ready = samples
+            self.last_span = (self.frames_out, self.frames_out + len(samples))
         else:
             n = min(len(self._held), len(samples), int(self.settings.crossfade_seconds * self.rate))
             self.joins.append(self.frames_out + len(self._held) - n + n // 2)
             mixed = equal_power_crossfade(self._held[len(self._held) - n :], samples[:n])
             ready = np.concatenate([self._held[: len(self._held) - n], mixed, samples[n:]])
+            start = self.frames_out + len(self._held) - n
+            self.last_span = (start, start + len(samples))
         keep = min(len(ready), int(self.settings.crossfade_seconds * self.rate))
         self._held = ready[len(ready) - keep :]
         out = ready[: len(ready) - keep]
@@ -127,6 +133,19 @@ class Joiner:
         self._held = np.zeros(0, dtype=np.float32)
         self.frames_out += len(tail)
         return tail
+
+    def pause(self, frames: int) -> np.ndarray:
+        """End the stream so far and add ``frames`` of exact silence after it.
+
+        The held tail is released with its fade (nothing is cross-faded into the silence) and
+        the next chunk starts afresh with a fade-in, so the silence is neither trimmed nor
+        faded away; the level reference is kept, so speech after a pause matches speech
+        before it.
+        """
+        tail = self.finish()
+        self._started = False
+        self.frames_out += frames
+        return np.concatenate([tail, np.zeros(frames, dtype=np.float32)])
 
     def _match_level(self, samples: np.ndarray) -> np.ndarray:
         level = active_level_db(samples, self.rate or 1)

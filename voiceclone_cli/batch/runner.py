@@ -89,6 +89,8 @@ class BatchOptions:
     fail_fast: bool = False
     join: Path | None = None
     gap_seconds: float = 0.5
+    use_markup: bool = True  # pause markup becomes silence (see prepare.markup)
+    lexicon: Any = None  # prepare.lexicon.Lexicon, applied to every line
 
 
 LineCallback = Callable[[LineOutcome, BatchCounts], None]
@@ -374,7 +376,7 @@ class _BatchRun:
             path = self._output_path(name, sample)
             speed = self.options.speed if item.speed is None else item.speed
             pitch = self.options.pitch if item.pitch is None else item.pitch
-            digest = line_hash(text=text, sample_sha256=self.voices.digest(sample),
+            digest = line_hash(text=self._spoken_identity(text), sample_sha256=self.voices.digest(sample),
                                speed=speed, pitch=pitch, engine=self.engine.name)
             if self._join_order is not None:
                 self._join_order.append(name)
@@ -398,7 +400,8 @@ class _BatchRun:
                 if job is None:
                     continue
                 try:
-                    cost = plan_speech(job.text, self.engine, job.voice, speed=job.speed, pitch=job.pitch)
+                    cost = plan_speech(job.text, self.engine, job.voice, speed=job.speed, pitch=job.pitch,
+                                       use_markup=self.options.use_markup, lexicon=self.options.lexicon)
                 except VoicecloneError as exc:
                     self._fail(job.item, job.output, exc)
                     continue
@@ -532,13 +535,20 @@ class _BatchRun:
             if not self._stop.is_set():  # once stopped, queued lines are left for the next run
                 self._speak(job)
 
+    def _spoken_identity(self, text: str) -> str:
+        """The text as the hash of a line sees it: a changed lexicon or --no-markup redoes it."""
+        if self.options.lexicon is not None:
+            text = self.options.lexicon.apply(text)
+        return text if self.options.use_markup else text + "\0literal-markup"
+
     def _speak(self, job: _Job) -> None:
         from voiceclone_cli.output.sinks import AudioFileSink
         from voiceclone_cli.speech import speak
 
         sink = AudioFileSink(job.path)
         try:
-            result = speak(job.text, self.engine, job.voice, sink, speed=job.speed, pitch=job.pitch, prefetch=1)
+            result = speak(job.text, self.engine, job.voice, sink, speed=job.speed, pitch=job.pitch, prefetch=1,
+                           use_markup=self.options.use_markup, lexicon=self.options.lexicon)
             finished = Finished(
                 line=job.item.line, output=job.output, hash=job.digest,
                 seconds=round(result.seconds, 3), frames=sink.frames, rate=result.rate,

@@ -73,11 +73,14 @@ def batch(
     dry_run: options.DryRun = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a one-line JSON summary on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr: no progress bar, no summary table.")] = False,
+    lexicon: options.LexiconFile = None,
+    no_markup: options.NoMarkup = False,
     debug: options.Debug = False,
 ) -> None:
     """Speak every line of a text or JSONL file into its own WAV; re-runs resume where they stopped."""
     from voiceclone_cli.batch.inputs import BatchInput
     from voiceclone_cli.batch.runner import BatchOptions, run_batch
+    from voiceclone_cli.commands.options import load_lexicon  # the module name is taken below
 
     setup_logging(quiet=quiet, debug=debug)
     if gap is not None and join is None:
@@ -94,6 +97,7 @@ def batch(
         outdir=outdir, sample=sample, voice=voice, cast=cast_map, speed=speed, pitch=pitch, strict_sample=strict_sample,
         jobs=jobs, name_template=name_template, force=force, fail_fast=fail_fast, join=join,
         gap_seconds=DEFAULT_GAP_SECONDS if gap is None else gap,
+        use_markup=not no_markup, lexicon=load_lexicon(lexicon),
     )
     engine = open_engine(engine=engine_name, local=local, no_cache=no_cache, quiet=quiet, dry_run=dry_run,
                          max_workers=jobs,

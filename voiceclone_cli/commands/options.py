@@ -7,6 +7,7 @@ such as ``0.5..2.0``); help shows it instead of the Python type (see ``presentat
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
@@ -49,3 +50,29 @@ Debug = Annotated[bool, typer.Option("--debug", help="Tracebacks and a redacted 
 
 SPEED_LIMITS = {**number_between(SPEED_MIN, SPEED_MAX), "metavar": f"{SPEED_MIN}..{SPEED_MAX}"}
 PITCH_LIMITS = {**number_between(PITCH_MIN, PITCH_MAX), "metavar": f"{PITCH_MIN}..{PITCH_MAX}"}
+
+# Text controls, shared by say, batch and book.
+LexiconFile = Annotated[Optional[Path], typer.Option("--lexicon", metavar="FILE", help="Pronunciation rules, one a line: 'word = replacement' or 're:PATTERN = replacement'; applied after cleaning, before chunking.", show_default=False)]
+NoMarkup = Annotated[bool, typer.Option("--no-markup", help="Speak pause markup (\\[pause 1.5s], <break time=\"500ms\"/>) literally instead of as silence.")]
+SrtFile = Annotated[Optional[Path], typer.Option("--srt", metavar="FILE", help="Also write SRT subtitles: one cue per sentence, timed to the audio written.", show_default=False)]
+VttFile = Annotated[Optional[Path], typer.Option("--vtt", metavar="FILE", help="Also write WebVTT subtitles: one cue per sentence, timed to the audio written.", show_default=False)]
+
+
+def load_lexicon(path: Path | None) -> Any:
+    """The rules of ``--lexicon`` (None without it); a bad rule is refused before any work."""
+    if path is None:
+        return None
+    from voiceclone_cli.prepare.lexicon import Lexicon
+
+    return Lexicon.load(path)
+
+
+def check_subtitles(srt: Path | None, vtt: Path | None, inputs: list) -> None:
+    """Refuse subtitle paths that are inputs, directories or unwritable, before any work."""
+    from voiceclone_cli.output.plan import inspect_output
+    from voiceclone_cli.output.subtitles import check_subtitle_path
+
+    for path, kind in ((srt, "srt"), (vtt, "vtt")):
+        if path is not None:
+            check_subtitle_path(path, kind)
+            inspect_output(path, inputs=inputs, option=f"--{kind}")

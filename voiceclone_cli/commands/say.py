@@ -87,6 +87,10 @@ def say(
     prefetch: Annotated[int, typer.Option(metavar="N", min=1, max=8, help="Chunks made ahead while the current one is written or played.")] = 2,
     as_json: Annotated[bool, typer.Option("--json", help="Print a one-line JSON summary on stdout (with -o FILE).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
+    lexicon: options.LexiconFile = None,
+    no_markup: options.NoMarkup = False,
+    srt: options.SrtFile = None,
+    vtt: options.VttFile = None,
     debug: options.Debug = False,
 ) -> None:
     """Speak TEXT in the voice of a sample: to a file, to stdout, or out loud."""
@@ -101,9 +105,13 @@ def say(
                          else "give --sample or --voice, not both",
                          hint='voiceclone say --sample me.wav "Hello there" (saved voices: voiceclone voices list)')
     content = read_text(text, text_file)
+    text_rules = options.load_lexicon(lexicon)
     inputs = [NamedInput(sample, "the voice sample")] if sample is not None else []
     if text_file not in (None, "-"):
         inputs.append(NamedInput(Path(text_file), "the text file"))
+    if lexicon is not None:
+        inputs.append(NamedInput(lexicon, "the lexicon"))
+    options.check_subtitles(srt, vtt, inputs + ([NamedInput(Path(output), "the output")] if output not in (None, "-") else []))
     engine = open_engine(engine=engine_name, local=local, no_cache=no_cache, quiet=quiet, dry_run=dry_run,
                          flags={"api-key": api_key, "endpoint": endpoint, "retries": retries, "timeout": timeout})
     try:
@@ -119,7 +127,8 @@ def say(
             for note in prepared.notes:
                 info(note, quiet)
             if dry_run:
-                _dry_run(content, engine, prepared, plan, speed=speed, pitch=pitch, as_json=as_json, quiet=quiet)
+                _dry_run(content, engine, prepared, plan, speed=speed, pitch=pitch, as_json=as_json, quiet=quiet,
+                         use_markup=not no_markup, lexicon=text_rules)
                 plan.sink.abort()  # a dry run writes nothing: give back a name reserved for the output
                 return
             speaker = engine.prepare_voice(prepared)
@@ -129,8 +138,13 @@ def say(
         with ProgressBar("speaking", "chunks", quiet=quiet, eta=False) as bar:
             result = speak(
                 content, engine, speaker, plan.sink, speed=speed, pitch=pitch, prefetch=prefetch,
-                rate=sample_rate, on_progress=lambda done, total, seconds: bar.update(done, total, f"{seconds:.1f} s audio"),
+                rate=sample_rate, use_markup=not no_markup, lexicon=text_rules,
+                on_progress=lambda done, total, seconds: bar.update(done, total, f"{seconds:.1f} s audio"),
             )
+        if srt is not None or vtt is not None:
+            from voiceclone_cli.output.subtitles import write_subtitles
+
+            write_subtitles(result.cues, srt=srt, vtt=vtt)
     finally:
         engine.close()
     path = plan.path
@@ -154,7 +168,7 @@ def say(
             emit(json.dumps(summary))
 
 
-def _dry_run(content, engine, prepared, plan, *, speed, pitch, as_json, quiet) -> None:
+def _dry_run(content, engine, prepared, plan, *, speed, pitch, as_json, quiet, use_markup, lexicon) -> None:
     """Everything a real run checks, then what it would cost; nothing is sent or written.
 
     The sample is checked as for a real run; the engine's own voice preparation (the local
@@ -163,7 +177,7 @@ def _dry_run(content, engine, prepared, plan, *, speed, pitch, as_json, quiet) -
     from voiceclone_cli.commands import dry_run
     from voiceclone_cli.speech import plan_speech
 
-    cost = plan_speech(content, engine, prepared, speed=speed, pitch=pitch)
+    cost = plan_speech(content, engine, prepared, speed=speed, pitch=pitch, use_markup=use_markup, lexicon=lexicon)
     numbers = {"requests": cost.requests, "chunks": cost.chunks, "cached": cost.cached,
                "characters": cost.characters, "audio_seconds": cost.audio_seconds}
     target = str(plan.path) if plan.path is not None else "stdout" if plan.to_stdout else "playback"

@@ -1,6 +1,6 @@
 """Any engine behind the response cache: a chunk answered once is never asked for again.
 
-``make_engine`` wraps every engine in this once, so ``say``, ``batch`` and whatever comes later
+``commands.common.open_engine`` (and ``api.get_engine``) wrap every engine in this once, so ``say``, ``batch`` and whatever comes later
 go through the cache without knowing it. Batch workers share one wrapped engine: the cache is
 thread-safe and the wrapper keeps no per-call state.
 """

@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""``voiceclone book`` on a generated book against a loopback server with 300 ms latency.
+
+1. Wall time of a whole book with ``-j 4`` into ``.m4b`` against the ideal (requests x latency
+   / 4): target >= 90 %. Printed with the time spent on the requests (the chapters' audio) and
+   on the finishing passes (loudness, AAC encoding), which the ideal does not count.
+2. Peak RSS of that run, at 30,000 and at 300,000 characters: target < 300 MB, flat.
+3. A run SIGKILLed once half of the book's requests are answered, then run again: the requests
+   the re-run sends (target: the other half).
+4. ``--list`` of the 300,000-character EPUB: target < 1 s (needs the EPUB reader,
+   ``book.sources``; without it the book is handed to the run as it was generated).
+
+Only 127.0.0.1 is contacted; everything lives in a temporary folder removed at the end; the
+script stops by itself.
+
+    python bench/book.py [--chars 300000] [--small 30000] [--latency 0.3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.fakeserver import VALID_KEY, FakeSyncCloneServer  # noqa: E402
+
+SAMPLE = REPO / "examples" / "sample.wav"
+CHAPTERS = 20
+RUN = textwrap.dedent("""
+    import json, resource, sys
+    from pathlib import Path
+    from bench.book import generated_book
+    from voiceclone_cli.book.job import BookOptions, run_book
+    from voiceclone_cli.commands.common import make_engine
+
+    epub, out, chars = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+    try:
+        from voiceclone_cli.book.sources import read_book
+        book = read_book(epub)
+    except ImportError:
+        book = generated_book(chars)
+    engine = make_engine(False, False, None, None, None, None, True, max_workers=4)
+    summary = run_book(book, book.selected(), engine, engine.prepare_voice(Path(sys.argv[4])),
+                       BookOptions(output=out, format_name="m4b", jobs=4))
+    print(json.dumps({"requests": summary.requests, "seconds": summary.seconds,
+                      "run": summary.elapsed_seconds, "synthesis": summary.synthesis_seconds,
+                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+""")
+
+
+def sentences(chapter: int, count: int) -> list[str]:
+    return [f"In chapter {chapter}, sentence {i} tells a little more of this generated story." for i in range(count)]
+
+
+def generated_book(chars: int):
+    from voiceclone_cli.book.model import Book, Chapter
+
+    per_chapter = max(1, chars // CHAPTERS // 80)
+    return Book("Generated", "Bench", chapters=[
+        Chapter(n, f"Chapter {n}", " ".join(sentences(n, per_chapter))) for n in range(1, CHAPTERS + 1)])
+
+
+def write_epub(path: Path, chars: int) -> None:
+    """A plain EPUB 3: spine, nav, one XHTML file a chapter."""
+    book = generated_book(chars)
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("mimetype", "application/epub+zip", compress_type=zipfile.ZIP_STORED)
+        z.writestr("META-INF/container.xml", '<?xml version="1.0"?><container version="1.0" '
+                   'xmlns="urn:oasis:names:tc:opendocument:xmlns:container"><rootfiles><rootfile '
+                   'full-path="OEBPS/content.opf" media-type="application/oebps-package+xml"/></rootfiles></container>')
+        items = "".join(f'<item id="c{c.number}" href="c{c.number}.xhtml" media-type="application/xhtml+xml"/>'
+                        for c in book.chapters)
+        spine = "".join(f'<itemref idref="c{c.number}"/>' for c in book.chapters)
+        z.writestr("OEBPS/content.opf", '<?xml version="1.0"?><package xmlns="http://www.idpf.org/2007/opf" '
+                   'version="3.0" unique-identifier="id"><metadata xmlns:dc="http://purl.org/dc/elements/1.1/">'
+                   '<dc:identifier id="id">bench</dc:identifier><dc:title>Generated</dc:title>'
+                   '<dc:creator>Bench</dc:creator><dc:language>en</dc:language></metadata><manifest>'
+                   '<item id="nav" href="nav.xhtml" properties="nav" media-type="application/xhtml+xml"/>'
+                   f'{items}</manifest><spine>{spine}</spine></package>')
+        links = "".join(f'<li><a href="c{c.number}.xhtml">{c.title}</a></li>' for c in book.chapters)
+        z.writestr("OEBPS/nav.xhtml", '<html xmlns="http://www.w3.org/1999/xhtml" '
+                   'xmlns:epub="http://www.idpf.org/2007/ops"><body><nav epub:type="toc"><ol>'
+                   f'{links}</ol></nav></body></html>')
+        for c in book.chapters:
+            z.writestr(f"OEBPS/c{c.number}.xhtml", '<html xmlns="http://www.w3.org/1999/xhtml"><body>'
+                       f'<h1>{c.title}</h1><p>{c.text}</p></body></html>')
+
+
+def run(epub: Path, out: Path, chars: int, env: dict) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", RUN, str(epub), str(out), str(chars), str(SAMPLE)],
+                            env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen) -> dict:
+    out, err = proc.communicate(timeout=1800)
+    if proc.returncode:
+        raise SystemExit(f"the book run failed:\n{err}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--chars", type=int, default=300_000)
+    parser.add_argument("--small", type=int, default=30_000)
+    parser.add_argument("--latency", type=float, default=0.3)
+    args = parser.parse_args()
+    server = FakeSyncCloneServer().start()
+    server.state.latency = args.latency
+    work = Path(tempfile.mkdtemp(prefix="voiceclone-bench-book-"))
+    try:
+        def env(cache: str) -> dict:
+            return {**os.environ, "VOICECLONE_ENDPOINT": server.url, "VOICECLONE_API_KEY": VALID_KEY,
+                    "VOICECLONE_CACHE_DIR": str(work / cache), "VOICECLONE_CONFIG_DIR": str(work / "config"),
+                    "PYTHONPATH": str(REPO)}
+
+        rss = {}
+        for chars in (args.small, args.chars):
+            epub = work / f"book{chars}.epub"
+            write_epub(epub, chars)
+            server.requests.clear()
+            started = time.monotonic()
+            result = finish(run(epub, work / f"book{chars}.m4b", chars, env(f"cache{chars}")))
+            wall = time.monotonic() - started
+            rss[chars] = result["rss_mb"]
+            ideal = result["requests"] * args.latency / 4
+            print(f"{chars:,} characters: {result['requests']} requests, {result['seconds'] / 60:.0f} min of audio")
+            print(f"  wall {wall:.1f} s, ideal {ideal:.1f} s at -j 4: {ideal / wall:.0%} of ideal (target >= 90 %)")
+            print(f"  of which: start-up {wall - result['run']:.1f} s, requests and chapter audio "
+                  f"{result['synthesis']:.1f} s ({ideal / result['synthesis']:.0%} of ideal), loudness and "
+                  f"AAC encoding {result['run'] - result['synthesis']:.1f} s")
+            print(f"  peak RSS {result['rss_mb']:.0f} MB (target < 300 MB)")
+        print(f"RSS from {args.small:,} to {args.chars:,} characters: {rss[args.small]:.0f} -> {rss[args.chars]:.0f} MB")
+
+        epub = work / f"book{args.chars}.epub"
+        total = result["requests"]
+        server.requests.clear()
+        proc = run(epub, work / "killed.m4b", args.chars, env("cache-kill"))
+        while len(server.requests) < total // 2 + 4:  # + those in flight, which are not answered
+            if proc.poll() is not None:
+                raise SystemExit("the run ended before it could be killed")
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        answered = sum(1 for r in server.requests if r.status == 200)
+        server.requests.clear()
+        finish(run(epub, work / "killed.m4b", args.chars, env("cache-kill")))
+        print(f"kill at 50 %: {answered} of {total} answered before the kill; the re-run sent "
+              f"{len(server.requests)} (target {total - answered})")
+
+        try:
+            from voiceclone_cli.book.sources import read_book  # noqa: F401
+        except ImportError:
+            print("--list: not measured (the EPUB reader, book.sources, is not in this tree)")
+        else:
+            started = time.monotonic()
+            subprocess.run([sys.executable, "-m", "voiceclone_cli", "book", str(epub), "--list"], env=env("c"),
+                           stdout=subprocess.DEVNULL, check=True)
+            print(f"--list of {args.chars:,} characters: {time.monotonic() - started:.2f} s (target < 1 s)")
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

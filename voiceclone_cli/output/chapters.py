@@ -1,0 +1,128 @@
+"""Chaptered book files: one m4b (AAC in MP4) or MP3 with chapter marks, or one file per chapter.
+
+- ``.m4b``: written with PyAV (its wheel bundles FFmpeg): AAC, MP4 chapter marks with titles,
+  title/artist/album metadata. The cover is not embedded: PyAV 18 cannot give a stream the
+  attached-picture role in MP4 (FFmpeg's muxer writes it as a stray data track instead).
+- ``.mp3``: libsndfile's MP3 frames behind an ID3v2.3 tag written here: TIT2/TPE1/TALB plus one
+  CHAP frame per chapter and a CTOC table of contents (ID3v2 Chapter Frame Addendum 1.0).
+- ``.wav``/``.flac``/``.ogg``: the audio alone (libsndfile cannot write chapter marks);
+  ``chapters.json`` with ``-d`` is where chapter times live for those.
+
+Every file is written to a PID-owned temp file next to its target and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import shutil
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from voiceclone_cli.errors import OutputError
+from voiceclone_cli.output import atomic
+
+M4B_BITRATE = 64_000  # mono speech: transparent enough, ~29 MB an hour
+
+
+@dataclass(frozen=True)
+class ChapterMark:
+    title: str
+    start: float  # seconds
+    end: float
+
+
+@dataclass(frozen=True)
+class BookInfo:
+    title: str
+    author: str | None = None
+
+
+def write_m4b(target: Path, blocks: Iterable[np.ndarray], rate: int, marks: list[ChapterMark],
+              info: BookInfo, *, shown: Path | None = None) -> int:
+    """Encode ``blocks`` (mono float) into ``target``; return the frames written."""
+    import av
+
+    shown = shown or target
+    fd, tmp = atomic.create_temp(target)
+    try:
+        import os
+
+        os.close(fd)
+        container = av.open(str(tmp), "w", format="ipod")
+        try:
+            stream = container.add_stream("aac", rate=rate, layout="mono")
+            stream.bit_rate = M4B_BITRATE
+            container.metadata.update({"title": info.title, "album": info.title})
+            if info.author:
+                container.metadata.update({"artist": info.author, "album_artist": info.author})
+            container.metadata["genre"] = "Audiobook"
+            container.set_chapters([
+                {"id": number, "start": round(mark.start * 1000), "end": round(mark.end * 1000),
+                 "time_base": Fraction(1, 1000), "metadata": {"title": mark.title}}
+                for number, mark in enumerate(marks, start=1)
+            ])
+            frames = 0
+            for block in blocks:
+                if not len(block):
+                    continue
+                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block, dtype=np.float32)[None, :],
+                                                   format="flt", layout="mono")
+                frame.sample_rate = rate
+                frame.pts = frames
+                frames += len(block)
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+            for packet in stream.encode(None):
+                container.mux(packet)
+        finally:
+            container.close()
+        atomic.commit_temp(tmp, target)
+    except (OSError, av.FFmpegError) as exc:
+        atomic.discard_temp(tmp)
+        raise OutputError(f"cannot write {shown}: {exc}") from None
+    except BaseException:
+        atomic.discard_temp(tmp)
+        raise
+    return frames
+
+
+def write_mp3_with_chapters(target: Path, mp3_audio: Path, marks: list[ChapterMark], info: BookInfo,
+                            *, shown: Path | None = None) -> None:
+    """``target`` = an ID3v2.3 tag with the chapters + the MP3 frames of ``mp3_audio``."""
+    try:
+        with atomic.atomic_open(target) as out, open(mp3_audio, "rb") as audio:
+            out.write(id3_tag(marks, info))
+            shutil.copyfileobj(audio, out, 1 << 20)
+    except OSError as exc:
+        raise OutputError(f"cannot write {shown or target}: {exc.strerror or exc}") from None
+
+
+def id3_tag(marks: list[ChapterMark], info: BookInfo) -> bytes:
+    frames = [_text_frame("TIT2", info.title), _text_frame("TALB", info.title)]
+    if info.author:
+        frames.append(_text_frame("TPE1", info.author))
+    ids = [f"ch{number}".encode("latin-1") for number in range(1, len(marks) + 1)]
+    listed = ids[:255]  # CTOC counts its entries in one byte
+    frames.append(_frame("CTOC", b"toc\0" + bytes([0x03, len(listed)]) + b"".join(i + b"\0" for i in listed)))
+    for element, mark in zip(ids, marks):
+        body = element + b"\0" + struct.pack(">IIII", round(mark.start * 1000), round(mark.end * 1000),
+                                             0xFFFFFFFF, 0xFFFFFFFF)
+        frames.append(_frame("CHAP", body + _text_frame("TIT2", mark.title)))
+    data = b"".join(frames)
+    return b"ID3\x03\x00\x00" + _syncsafe(len(data)) + data
+
+
+def _text_frame(frame_id: str, text: str) -> bytes:
+    return _frame(frame_id, b"\x01" + text.encode("utf-16"))  # encoding 1: UTF-16 with BOM
+
+
+def _frame(frame_id: str, body: bytes) -> bytes:
+    return frame_id.encode("ascii") + struct.pack(">I", len(body)) + b"\0\0" + body
+
+
+def _syncsafe(n: int) -> bytes:
+    return bytes([(n >> 21) & 0x7F, (n >> 14) & 0x7F, (n >> 7) & 0x7F, n & 0x7F])
