@@ -43,7 +43,7 @@ RUN = textwrap.dedent("""
     from pathlib import Path
     from bench.book import generated_book
     from voiceclone_cli.book.job import BookOptions, run_book
-    from voiceclone_cli.commands.common import make_engine
+    import voiceclone_cli as vc
 
     epub, out, chars = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
     try:
@@ -51,8 +51,8 @@ RUN = textwrap.dedent("""
         book = read_book(epub)
     except ImportError:
         book = generated_book(chars)
-    engine = make_engine(False, False, None, None, None, None, True, max_workers=4)
-    summary = run_book(book, book.selected(), engine, engine.prepare_voice(Path(sys.argv[4])),
+    engine = vc.get_engine("remote", max_workers=4)
+    summary = run_book(book, book.selected(), engine, engine.prepare_voice(vc.prepare_sample(Path(sys.argv[4]))),
                        BookOptions(output=out, format_name="m4b", jobs=4))
     print(json.dumps({"requests": summary.requests, "seconds": summary.seconds,
                       "run": summary.elapsed_seconds, "synthesis": summary.synthesis_seconds,

@@ -27,10 +27,10 @@ def make_book(chapters: int = 3, sentences: int = 12) -> Book:
 
 @pytest.fixture
 def engine_and_voice(api_env, sample_wav):
-    from voiceclone_cli.commands.common import make_engine
+    import voiceclone_cli as vc
 
-    engine = make_engine(False, False, None, None, None, None, True, max_workers=4)
-    yield engine, engine.prepare_voice(sample_wav)
+    engine = vc.get_engine("remote", max_workers=4)
+    yield engine, engine.prepare_voice(vc.prepare_sample(sample_wav))
     engine.close()
 
 

@@ -18,12 +18,12 @@ SCRIPT = textwrap.dedent("""
     from pathlib import Path
     from tests.test_book import make_book
     from voiceclone_cli.book.job import BookOptions, run_book
-    from voiceclone_cli.commands.common import make_engine
+    import voiceclone_cli as vc
 
     out, sample = Path(sys.argv[1]), Path(sys.argv[2])
-    engine = make_engine(False, False, None, None, None, None, True, max_workers=2)
+    engine = vc.get_engine("remote", max_workers=2)
     book = make_book(chapters=4, sentences=30)
-    run_book(book, book.selected(), engine, engine.prepare_voice(sample),
+    run_book(book, book.selected(), engine, engine.prepare_voice(vc.prepare_sample(sample)),
              BookOptions(output=out, format_name="wav", jobs=2))
 """)
 

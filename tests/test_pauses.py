@@ -85,13 +85,13 @@ class _Rules:
 
 
 def test_a_lexicon_rewrites_the_words_sent_and_never_the_markup(two_segments, api_env, sample_wav, tmp_path):
-    from voiceclone_cli.commands.common import make_engine
+    import voiceclone_cli as vc
     from voiceclone_cli.output.sinks import AudioFileSink
     from voiceclone_cli.speech import speak
 
-    engine = make_engine(False, False, None, None, None, None, True)
+    engine = vc.get_engine("remote")
     try:
-        result = speak("A GIF. [pause 1.5s] Another GIF.", engine, engine.prepare_voice(sample_wav),
+        result = speak("A GIF. [pause 1.5s] Another GIF.", engine, engine.prepare_voice(vc.prepare_sample(sample_wav)),
                        AudioFileSink(tmp_path / "out.wav"), lexicon=_Rules())
     finally:
         engine.close()
