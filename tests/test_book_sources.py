@@ -12,7 +12,7 @@ from voiceclone_cli.book import epub as epub_module
 from voiceclone_cli.book.listing import listing_rows
 from voiceclone_cli.book.sources import read_book
 from voiceclone_cli.errors import ExitCode, InputError
-from voiceclone_cli.speech import CHARS_PER_SECOND
+from voiceclone_cli.prepare.estimate import CHARS_PER_SECOND
 
 
 def titles(book) -> list[str]:

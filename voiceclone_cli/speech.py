@@ -27,6 +27,7 @@ from typing import Any
 
 from voiceclone_cli.audio.assembly import Joiner, JoinSettings
 from voiceclone_cli.audio.wav import Audio
+from voiceclone_cli.prepare.estimate import CHARS_PER_SECOND, estimate_seconds  # noqa: F401 - re-exported
 from voiceclone_cli.prepare.chunking import chunk_text
 from voiceclone_cli.engines.base import Engine
 from voiceclone_cli.errors import TextError
@@ -39,9 +40,6 @@ Item = str | Pause  # one chunk of text for the engine, or silence
 
 ProgressCallback = Callable[[int, int, float], None]  # chunks done, chunks total, audio seconds
 
-# Dry runs estimate audio length from text: ~15 characters per second of speech at speed 1.0
-# (about 150 words a minute, a usual narration pace). The real length depends on the voice.
-CHARS_PER_SECOND = 15.0
 
 
 @dataclass(frozen=True)
@@ -72,16 +70,12 @@ class SpeechPlan:
     chunks: int
     characters: int  # as sent: the chunks' own characters
     cached: int  # chunks the response cache would answer
-    audio_seconds: float  # an estimate: see CHARS_PER_SECOND
+    audio_seconds: float  # an estimate: see prepare/estimate.py
 
     @property
     def requests(self) -> int:
         """At most this many: a chunk repeated within the text may be answered by the cache."""
         return self.chunks - self.cached
-
-
-def estimate_seconds(characters: int, speed: float) -> float:
-    return characters / CHARS_PER_SECOND / speed
 
 
 def plan_speech(text: str | Sequence[Segment], engine: Engine, voice: Any, *, speed: float = 1.0,

@@ -94,7 +94,7 @@ class BatchPlan:
     chunks: int = 0
     cached: int = 0  # chunks the response cache would answer
     characters: int = 0
-    audio_seconds: float = 0.0  # an estimate, see ``speech.CHARS_PER_SECOND``
+    audio_seconds: float = 0.0  # an estimate, see ``prepare/estimate.py``
     speakers: dict[str, list[int]] = field(default_factory=dict)  # a dialogue's: lines and characters to do
 
     @property

@@ -223,7 +223,8 @@ def run_book(
     from voiceclone_cli.engines.cached import sample_of
     from voiceclone_cli.output.atomic import atomic_write_bytes, remove_stale_temps
     from voiceclone_cli.prefetch import OrderedPrefetcher
-    from voiceclone_cli.speech import assemble, estimate_seconds
+    from voiceclone_cli.prepare.estimate import estimate_seconds
+    from voiceclone_cli.speech import assemble
 
     started = time.monotonic()
     work = work_folder(options)
@@ -467,7 +468,7 @@ class BookPlan:
 def plan_book(chapters: list[Chapter], engine: Engine, voice: Any, options: BookOptions) -> BookPlan:
     """What ``run_book`` would send, without sending or writing anything (``--dry-run``)."""
     from voiceclone_cli.engines.cached import sample_of
-    from voiceclone_cli.speech import estimate_seconds
+    from voiceclone_cli.prepare.estimate import estimate_seconds
 
     parts = _plan(chapters, engine, sample_of(voice).sha256, options, work_folder(options))
     is_cached = getattr(engine, "is_cached", None)

@@ -12,14 +12,13 @@ class ListingRow:
     number: int  # what --chapters takes
     title: str
     characters: int  # of the cleaned text (the title not included)
-    minutes: float  # estimated, as dry runs estimate (speech.CHARS_PER_SECOND)
+    minutes: float  # estimated, as dry runs estimate (prepare/estimate.py)
     kind: str  # "chapter" or a front/back matter kind
     skipped: bool  # left out of the run (front/back matter without --all-sections)
 
 
 def listing_rows(book: Book, *, all_sections: bool = False, speed: float = 1.0) -> list[ListingRow]:
-    # speech imports numpy: only when listing, not when the CLI starts
-    from voiceclone_cli.speech import estimate_seconds
+    from voiceclone_cli.prepare.estimate import estimate_seconds
 
     return [
         ListingRow(c.number, c.title, len(c.text), estimate_seconds(len(c.text), speed) / 60, c.kind,

@@ -204,12 +204,11 @@ def _check_outdir(outdir: Path) -> None:
 
 def _print_list(the_book, selected, speed: float, *, as_json: bool) -> None:
     """The chapters with the numbers --chapters takes; those a run would skip are marked."""
-    from voiceclone_cli.speech import estimate_seconds
+    from voiceclone_cli.book.listing import listing_rows
 
     chosen = {c.number for c in selected}
-    rows = [{"number": c.number, "title": c.title, "characters": len(c.text),
-             "minutes": round(estimate_seconds(len(c.text), speed) / 60, 1),
-             "kind": c.kind, "selected": c.number in chosen} for c in the_book.chapters]
+    rows = [{"number": r.number, "title": r.title, "characters": r.characters, "minutes": round(r.minutes, 1),
+             "kind": r.kind, "selected": r.number in chosen} for r in listing_rows(the_book, speed=speed)]
     if as_json:
         emit(json.dumps({"title": the_book.title, "author": the_book.author, "chapters": rows}, ensure_ascii=False))
         return
