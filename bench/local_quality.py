@@ -205,18 +205,19 @@ def run_speaker(spk: Speaker, synth: PiperSynth, judge: Judge, sentences: list[s
         if n == 0:
             first_chunk = elapsed
         busy += elapsed
-        audio_s += len(y) / result.sample_rate
-        sims.append(judge.similarity(judge.embed(y, result.sample_rate), ref_embed))
-        wers.append(judge.wer(y, result.sample_rate, text))
+        rate = result.audio.rate
+        audio_s += len(y) / rate
+        sims.append(judge.similarity(judge.embed(y, rate), ref_embed))
+        wers.append(judge.wer(y, rate, text))
         if text not in piper_cache:
-            piper_cache[text] = (result.pcm, result.sample_rate, judge.wer(result.pcm, result.sample_rate, text))
+            piper_cache[text] = (result.audio.samples, rate, judge.wer(result.audio.samples, rate, text))
         bare, bare_rate, bare_wer = piper_cache[text]
         floors.append(judge.similarity(judge.embed(bare, bare_rate), ref_embed))
         wers_piper.append(bare_wer)
         if save_dir is not None:
             import soundfile as sf
 
-            sf.write(str(save_dir / f"{spk.name}_{n}.wav"), y, result.sample_rate)
+            sf.write(str(save_dir / f"{spk.name}_{n}.wav"), y, rate)
 
     return SpeakerResult(
         name=spk.name,

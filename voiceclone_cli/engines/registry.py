@@ -12,6 +12,7 @@ it is exit 8 with that reason.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -135,7 +136,7 @@ def list_engines(settings: Any) -> list[EngineListing]:
         except EngineUnavailableError as exc:
             listings.append(EngineListing(entry.name, entry.source, "", EngineStatus(False), broken=exc.message))
             continue
-        description = getattr(plugin, "description", None) or (getattr(plugin, "__doc__", "") or "").strip().split("\n")[0]
+        description = getattr(plugin, "description", None) or _module_summary(plugin)
         status_of = getattr(plugin, "status", None)
         try:
             status = status_of(settings) if callable(status_of) else EngineStatus(True)
@@ -168,6 +169,12 @@ def get_engine(name: str, settings: Any, **options: Any) -> Any:
             f"the {name} engine ({entry.source}) failed to start: {_reason(exc)}",
             hint="run 'voiceclone engines' to see what it needs",
         ) from None
+
+
+def _module_summary(plugin: Any) -> str:
+    """A plain factory's description: the first line of its module's docstring."""
+    module = sys.modules.get(getattr(plugin, "__module__", "") or "")
+    return ((getattr(module, "__doc__", None) or "").strip().splitlines() or [""])[0]
 
 
 def _reason(exc: BaseException) -> str:

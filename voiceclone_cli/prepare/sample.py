@@ -25,6 +25,8 @@ from voiceclone_cli.errors import SampleError
 if TYPE_CHECKING:
     import numpy as np
 
+    from voiceclone_cli.audio.wav import Audio
+
 MIN_SECONDS = 5.0
 MAX_SECONDS = 30.0
 MAX_BYTES = 4_500_000  # the service says "4.5MB"; the decimal reading is the safe one
@@ -126,9 +128,11 @@ def _decode_compressed(data: bytes) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32), rate
 
 
-def decode_sample(data: bytes, fmt: str) -> tuple[np.ndarray, int]:
-    """Mono float32 samples and rate (at most ~2 minutes are decoded: enough to fit 30 s)."""
-    return _decode_wav(data) if fmt == "WAV" else _decode_compressed(data)
+def decode_sample(data: bytes, fmt: str) -> Audio:
+    """The sample's audio, mono (at most ~2 minutes are decoded: enough to fit 30 s)."""
+    from voiceclone_cli.audio.wav import Audio
+
+    return Audio(*(_decode_wav(data) if fmt == "WAV" else _decode_compressed(data)))
 
 
 _LEVEL_FRAME_SECONDS = 0.02
@@ -190,7 +194,7 @@ def prepare_sample(path: Path | str, *, strict: bool = False) -> PreparedSample:
             hint="convert the sample to WAV, MP3 or M4A",
         )
     try:
-        samples, rate = decode_sample(data, fmt)
+        samples, rate = (decoded := decode_sample(data, fmt)).samples, decoded.rate
     except Exception as exc:  # decoders raise many types for corrupt input
         raise SampleError(
             f"cannot decode {path.name} as {fmt}: {_short(exc)}",

@@ -100,7 +100,8 @@ class StoredVoice:
             raise _damaged(self.name, problem)
         voice = self.record.voice
         try:
-            samples, rate = decode_sample(data, voice["format"])
+            decoded = decode_sample(data, voice["format"])
+            samples, rate = decoded.samples, decoded.rate
         except Exception as exc:  # the hash matched, so the file was stored like this
             raise _damaged(self.name, f"its sample cannot be decoded ({exc})") from None
         return PreparedSample(data, voice["filename"], voice["mime_type"], voice["format"],

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
+
+from voiceclone_cli.audio.wav import Audio
 
 from .matching import convert
 from .profile import VoiceProfile
@@ -25,9 +26,9 @@ class LocalCloner:
         return self.synth.sample_rate
 
     def speak(self, text: str, profile: VoiceProfile, speed: float = 1.0,
-              pitch_semitones: float = 0.0) -> tuple[np.ndarray, int]:
-        """Return (float32 mono pcm, sample rate) for ``text`` in the profile's voice."""
+              pitch_semitones: float = 0.0) -> Audio:
+        """``text`` in the profile's voice."""
         if speed <= 0:
             raise ValueError("speed must be positive")
         result = self.synth.synthesize(text, length_scale=1.0 / speed)
-        return convert(result, profile, pitch_semitones=pitch_semitones), result.sample_rate
+        return Audio(convert(result, profile, pitch_semitones=pitch_semitones), result.audio.rate)

@@ -120,10 +120,8 @@ class LocalEngine:
         return LocalVoice(sample, profile, from_cache=False)
 
     def synthesize(self, text: str, voice: LocalVoice, *, speed: float = 1.0, pitch: float = 0.0) -> Audio:
-        pcm, rate = shared_cloner().speak(
-            text, voice.profile, speed=speed, pitch_semitones=pitch * PITCH_SEMITONES_PER_UNIT
-        )
-        return Audio(pcm, rate)
+        return shared_cloner().speak(text, voice.profile, speed=speed,
+                                     pitch_semitones=pitch * PITCH_SEMITONES_PER_UNIT)
 
     def stats(self) -> dict[str, int]:
         return {"requests": 0, "retries": 0}

@@ -1,7 +1,7 @@
 """Measured statistics of the Piper en_US joe voice (the conversion source).
 
-Produced by /work/lab/measure_joe.py from 53 s of Piper joe speech (22 sentences),
-with the same analysis as the voice-sample side (Harvest F0 up to 300 Hz, CheapTrick,
+Measured once, during the local engine's development, from 53 s of Piper joe speech (22
+sentences), with the same analysis as the voice-sample side (Harvest F0 up to 300 Hz, CheapTrick,
 long-term envelope of the louder voiced frames, median LPC formants, F0
 percentiles). Fixed values make
 the conversion independent of how the text is chunked: a short chunk would give noisy

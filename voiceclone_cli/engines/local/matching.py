@@ -203,16 +203,16 @@ def _limit_peaks(y: np.ndarray, peak: float = OUTPUT_PEAK) -> np.ndarray:
 
 def convert(synth: SynthResult, profile: VoiceProfile, pitch_semitones: float = 0.0,
             settings: MatchSettings = DEFAULT_SETTINGS) -> np.ndarray:
-    """Piper output -> the profile's voice; float32 mono at ``synth.sample_rate``."""
-    if synth.sample_rate != dsp.SAMPLE_RATE:
-        raise ValueError(f"expected {dsp.SAMPLE_RATE} Hz Piper audio, got {synth.sample_rate}")
-    x = np.asarray(synth.pcm, dtype=np.float64)
+    """Piper output -> the profile's voice; float32 mono at ``synth.audio.rate``."""
+    if synth.audio.rate != dsp.SAMPLE_RATE:
+        raise ValueError(f"expected {dsp.SAMPLE_RATE} Hz Piper audio, got {synth.audio.rate}")
+    x = np.asarray(synth.audio.samples, dtype=np.float64)
     if len(x) < dsp.FFT_SIZE:
         return np.zeros(len(x), dtype=np.float32)
 
     world = dsp.world_analyze(x, f0_ceil=dsp.SOURCE_F0_CEIL, with_aperiodicity=True)
     codes = dsp.frame_labels_from_segments(
-        synth.phone_codes, synth.phone_starts, synth.phone_ends, len(world.f0), synth.sample_rate
+        synth.phone_codes, synth.phone_starts, synth.phone_ends, len(world.f0), synth.audio.rate
     )
     taper = _band_taper(profile.bandwidth_hz)
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from voiceclone_cli.audio.wav import Audio
+
 from .phones import SILENCE_CODE, ipa_segments
 
 #: Pause inserted between the sentences Piper synthesises separately.
@@ -29,14 +31,13 @@ _NOISE_CHANNELS = 192
 
 @dataclass
 class SynthResult:
-    """Piper output for one text chunk plus the phones it speaks.
+    """Piper output for one text chunk (``audio``) plus the phones it speaks.
 
     ``phone_codes[i]`` (see :mod:`.phones`) is spoken from sample ``phone_starts[i]`` to
     ``phone_ends[i]`` (exclusive); the segments tile the whole signal.
     """
 
-    pcm: np.ndarray
-    sample_rate: int
+    audio: Audio
     phone_codes: np.ndarray
     phone_starts: np.ndarray
     phone_ends: np.ndarray
@@ -44,7 +45,7 @@ class SynthResult:
 
     @property
     def duration_s(self) -> float:
-        return len(self.pcm) / float(self.sample_rate)
+        return self.audio.seconds
 
 
 def _make_noise_deterministic(model) -> None:
@@ -246,8 +247,7 @@ class PiperSynth:
         ends = np.cumsum([d for _, d in segments]).astype(np.int64)
         starts = ends - np.array([d for _, d in segments], dtype=np.int64)
         return SynthResult(
-            pcm=pcm,
-            sample_rate=self.sample_rate,
+            audio=Audio(pcm, self.sample_rate),
             phone_codes=codes,
             phone_starts=starts,
             phone_ends=ends,
