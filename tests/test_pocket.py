@@ -523,3 +523,34 @@ def test_thread_count_setting_is_checked(monkeypatch):
     for bad in ("0", "lots", "-1", "100000"):
         with pytest.raises(ConfigError, match="VOICECLONE_POCKET_THREADS"):
             threads_from_env({"VOICECLONE_POCKET_THREADS": bad})
+
+
+# --- what the default install and `voiceclone engines` cost -----------------------------------------
+
+def test_default_install_pulls_no_torch_and_the_extra_pins_the_cpu_build():
+    import re
+
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+
+    from tests.conftest import REPO
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    base = {re.split(r"[<>=!~;\[ ]", dep)[0].lower() for dep in project["dependencies"]}
+    assert not base & {"torch", "pocket-tts", "pedalboard", "huggingface-hub"}
+    assert "torch==2.13.0" in project["optional-dependencies"]["pocket"]
+    assert project["entry-points"]["voiceclone.engines"]["pocket"] == "voiceclone_cli.engines.pocket:PLUGIN"
+
+
+def test_engine_status_never_imports_torch(hub_env):
+    import os
+    import subprocess
+
+    code = ("import sys; from voiceclone_cli.engines.pocket import PLUGIN; "
+            "status = PLUGIN.status(None); print(status.usable, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ),
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False"]
