@@ -202,6 +202,19 @@ def test_voice_state_is_cached_by_sample_hash(engine, prepared, tiny_model):
 
 
 @needs_extra
+def test_a_saved_voice_reuses_the_state_of_its_sample(engine, prepared):
+    """A saved voice's stored sample is byte for byte the prepared one: same hash, same state."""
+    from voiceclone_cli.voices.library import VoiceLibrary
+
+    assert not engine.prepare_voice(prepared).from_cache
+    library = VoiceLibrary()
+    library.add("me", voice("p225/p225_023.wav"), profile=False)
+    saved = library.get("me").prepared_sample()
+    assert saved.sha256 == prepared.sha256
+    assert engine.prepare_voice(saved).from_cache
+
+
+@needs_extra
 def test_unusable_cache_entry_is_rebuilt(engine, prepared):
     from voiceclone_cli.engines.pocket.voice_cache import VoiceStateCache
 

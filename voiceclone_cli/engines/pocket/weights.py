@@ -277,6 +277,9 @@ def _download(file: HubFile) -> Path:
             f"cannot store the pocket weights in the model hub's cache: {exc.strerror or exc}",
             hint="free some disk space, or set HF_HUB_CACHE to a writable folder",
         ) from None
+    except Exception as exc:  # a connection dropped mid-file, a broken answer: the hub resumes later
+        raise ServerError(f"the download of {file.basename} from the model hub failed ({type(exc).__name__})",
+                          hint=f"run '{FETCH_COMMAND}' again: it resumes where it stopped") from None
 
 
 def resolve(*, download_missing: bool, progress: bool = True) -> ModelFiles | None:
