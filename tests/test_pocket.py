@@ -485,12 +485,16 @@ def test_fetch_fills_the_hub_cache_then_the_engine_is_usable(fake_hub, tiny_mode
     model_weights, tokenizer = weights.hub_files(weights.default_config())
     fake_hub.files = {model_weights.basename: b"weights bytes", tokenizer.basename: b"{}"}
     monkeypatch.setenv("HF_TOKEN", FakeHub.GRANTED)
-    fetched = PLUGIN.fetch(None, quiet=True)
-    assert fetched.read_bytes() == b"weights bytes"
-    assert fetched.is_relative_to(weights.hub_cache())
+    assert not PLUGIN.status(None).usable
+    said = PLUGIN.fetch(None, quiet=True)
+    fetched = weights.from_hub_cache()
+    assert fetched.weights.read_bytes() == b"weights bytes"
+    assert fetched.weights.is_relative_to(weights.hub_cache())
+    assert str(fetched.weights.parent) in said
     assert PLUGIN.status(None).usable
     # a copied folder for a machine without the hub, with the names the config gives them
-    folder = PLUGIN.fetch(None, into=tmp_path / "copy", quiet=True)
+    folder = tmp_path / "copy"
+    assert str(folder) in PLUGIN.fetch(None, into=folder, quiet=True)
     assert sorted(p.name for p in folder.iterdir()) == sorted(["config.yaml", *weights.file_names(weights.default_config())])
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
     monkeypatch.setenv("VOICECLONE_POCKET_MODEL", str(folder))

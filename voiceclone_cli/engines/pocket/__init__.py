@@ -98,17 +98,19 @@ class _PocketPlugin:
             )
         return EngineStatus(False, "the weights (not downloaded yet)", f"run '{weights.FETCH_COMMAND}'")
 
-    def fetch(self, settings: Any, *, into: Path | None = None, quiet: bool = False) -> Path:
+    def fetch(self, settings: Any, *, into: Path | None = None, quiet: bool = False) -> str:
         """Download the weights into the hub's cache (if not there yet); with ``into``, also
-        copy them to a self-contained folder for ``VOICECLONE_POCKET_MODEL`` elsewhere.
-        Returns where the weights file is."""
+        copy them to a self-contained folder for ``VOICECLONE_POCKET_MODEL`` on a machine
+        without the hub. Returns what was done, for people."""
         require_extra()
         from voiceclone_cli.engines.pocket import weights
 
         files = weights.resolve(download_missing=True, progress=not quiet)
         if into is not None:
-            return weights.write_folder(files, into)
-        return files.weights
+            folder = weights.write_folder(files, into)
+            return (f"the pocket model is in {folder}: copy that folder to a machine without the "
+                    f"hub and set {weights.MODEL_DIR_ENV}=FOLDER there")
+        return f"the pocket weights are ready ({files.weights.parent})"
 
 
 PLUGIN = _PocketPlugin()
