@@ -92,11 +92,11 @@ class _PocketPlugin:
             return EngineStatus(True)
         if not weights.has_token():
             return EngineStatus(
-                False, "the weights, and a model hub token to fetch them (they are gated)",
-                f"accept the terms at {weights.TERMS_URL}, set HF_TOKEN (or 'hf auth login'), "
-                f"then run '{weights.FETCH_COMMAND}'",
+                False, f"the weights, fetched with a model hub token: they are gated (accept the terms "
+                       f"at {weights.TERMS_URL}; 'hf auth login' also gives a token)",
+                f"HF_TOKEN=hf_... {weights.FETCH_COMMAND}",
             )
-        return EngineStatus(False, "the weights (not downloaded yet)", f"run '{weights.FETCH_COMMAND}'")
+        return EngineStatus(False, "the weights (not downloaded yet)", weights.FETCH_COMMAND)
 
     def fetch(self, settings: Any, *, into: Path | None = None, quiet: bool = False) -> str:
         """Download the weights into the hub's cache (if not there yet); with ``into``, also
