@@ -14,10 +14,16 @@ fixed sentences are synthesised with Piper joe and converted to that voice. Repo
   first-ever call (analysis + npz save + first sentence) and for a call that loads the
   profile from the npz cache; ratio = new / cached.
 
+With ``--engine pocket`` the same speakers and sentences are spoken by the pocket engine
+(Kyutai pocket-tts, the ``pocket`` extra) and its similarity, WER, RTF and time to first audio
+are printed beside the embedded engine's. Without the pocket weights on this machine (they come
+from the model hub: ``voiceclone engines fetch pocket``) it prints "weights absent" and what is
+missing, and measures nothing.
+
 Run with the benchmark venv (torch, resemblyzer, jiwer, pocketsphinx + engine deps):
 
-    /work/benchvenv/bin/python bench/local_quality.py [--voices DIR] [--speakers a,b]
-        [--sentences N] [--save-dir DIR]
+    /work/benchvenv/bin/python bench/local_quality.py [--engine local|pocket] [--voices DIR]
+        [--speakers a,b] [--sentences N] [--save-dir DIR]
 """
 
 from __future__ import annotations
@@ -243,13 +249,94 @@ COLUMNS = [
 ]
 
 
-def format_table(results: list[SpeakerResult]) -> str:
-    rows = [[fmt.format(getattr(r, attr)) for _, attr, fmt in COLUMNS] for r in results]
+@dataclass
+class PocketResult:
+    """The pocket engine on one speaker, beside the embedded engine's numbers."""
+
+    name: str
+    sim: float
+    sim_local: float
+    ceil: float
+    wer: float
+    wer_local: float
+    rtf: float
+    rtf_local: float
+    first_chunk_s: float
+    encode_s: float
+    ttfa_new_s: float
+    ttfa_cached_s: float
+
+
+POCKET_COLUMNS = [
+    ("speaker", "name", "{}"), ("sim pocket", "sim", "{:.3f}"), ("sim local", "sim_local", "{:.3f}"),
+    ("ceil", "ceil", "{:.3f}"), ("WER pocket", "wer", "{:.3f}"), ("WER local", "wer_local", "{:.3f}"),
+    ("RTF pocket", "rtf", "{:.3f}"), ("RTF local", "rtf_local", "{:.3f}"), ("1st s", "first_chunk_s", "{:.2f}"),
+    ("enc s", "encode_s", "{:.2f}"), ("TTFA new", "ttfa_new_s", "{:.2f}"), ("TTFA cached", "ttfa_cached_s", "{:.2f}"),
+]
+
+
+def run_pocket_speaker(spk: Speaker, engine, judge: Judge, sentences: list[str], local: SpeakerResult,
+                       save_dir: Path | None) -> PocketResult:
+    """Time to first audio new (encode the sample, cache the state, first sentence) and cached
+    (state from the cache, first sentence), then every sentence judged like the local engine's."""
+    from voiceclone_cli.prepare.sample import prepare_sample
+
+    ref, ref_rate = read_audio(spk.reference)
+    ref_embed = judge.embed(ref, ref_rate)
+    ceil = [judge.similarity(judge.embed(*read_audio(p)), ref_embed) for p in spk.heldout]
+    sample = prepare_sample(spk.reference)
+
+    t0 = time.perf_counter()
+    voice = engine.prepare_voice(sample)
+    encode_s = time.perf_counter() - t0
+    engine.synthesize(sentences[0], voice)
+    ttfa_new = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    voice = engine.prepare_voice(sample)
+    engine.synthesize(sentences[0], voice)
+    ttfa_cached = time.perf_counter() - t0
+
+    sims, wers = [], []
+    busy, audio_s, first_chunk = 0.0, 0.0, 0.0
+    for n, text in enumerate(sentences):
+        t0 = time.perf_counter()
+        audio = engine.synthesize(text, voice)
+        elapsed = time.perf_counter() - t0
+        first_chunk = first_chunk or elapsed
+        busy += elapsed
+        audio_s += audio.seconds
+        sims.append(judge.similarity(judge.embed(audio.samples, audio.rate), ref_embed))
+        wers.append(judge.wer(audio.samples, audio.rate, text))
+        if save_dir is not None:
+            import soundfile as sf
+
+            sf.write(str(save_dir / f"{spk.name}_pocket_{n}.wav"), audio.samples, audio.rate)
+    return PocketResult(
+        name=spk.name, sim=float(np.mean(sims)), sim_local=local.sim,
+        ceil=float(np.mean(ceil)) if ceil else float("nan"), wer=float(np.mean(wers)),
+        wer_local=local.wer, rtf=busy / max(audio_s, 1e-9), rtf_local=local.rtf,
+        first_chunk_s=first_chunk, encode_s=encode_s, ttfa_new_s=ttfa_new, ttfa_cached_s=ttfa_cached,
+    )
+
+
+def pocket_engine():
+    """The pocket engine if its extra and weights are here, else None (after saying what is missing)."""
+    from voiceclone_cli.engines.pocket import PLUGIN
+
+    status = PLUGIN.status(None)
+    if not status.usable:
+        print(f"pocket: weights absent — nothing measured ({status.missing}; {status.fix})", flush=True)
+        return None
+    return PLUGIN.create(None)
+
+
+def format_table(results: list, columns: list = COLUMNS) -> str:
+    rows = [[fmt.format(getattr(r, attr)) for _, attr, fmt in columns] for r in results]
     mean = ["mean"] + [
         fmt.format(float(np.nanmean([getattr(r, attr) for r in results])))
-        for _, attr, fmt in COLUMNS[1:]
+        for _, attr, fmt in columns[1:]
     ]
-    header = [title for title, _, _ in COLUMNS]
+    header = [title for title, _, _ in columns]
     widths = [max(len(row[i]) for row in [header, *rows, mean]) for i in range(len(header))]
     line = lambda cells: "  ".join(c.rjust(w) for c, w in zip(cells, widths))  # noqa: E731
     sep = "  ".join("-" * w for w in widths)
@@ -265,6 +352,8 @@ def format_table(results: list[SpeakerResult]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--engine", choices=("local", "pocket"), default="local",
+                        help="local: the embedded engine alone; pocket: the pocket engine beside it")
     parser.add_argument("--voices", type=Path, default=REPO_ROOT.parent / "shared" / "voices",
                         help="voice set (default: ../shared/voices from the repo root)")
     parser.add_argument("--speakers", default="", help="comma-separated speaker ids (default: all)")
@@ -285,23 +374,45 @@ def main(argv: list[str] | None = None) -> int:
     if args.save_dir is not None:
         args.save_dir.mkdir(parents=True, exist_ok=True)
 
+    pocket = None
+    if args.engine == "pocket":
+        pocket = pocket_engine()
+        if pocket is None:
+            return 0
+
     t0 = time.perf_counter()
     synth = PiperSynth.load()
     print(f"Piper load: {time.perf_counter() - t0:.2f} s", flush=True)
     judge = Judge()
     piper_cache: dict = {}
-    results = []
+    results, pocket_results = [], []
     with tempfile.TemporaryDirectory() as cache_dir:
+        if pocket is not None:  # voice states go to a fresh cache: "TTFA new" really encodes
+            import os
+
+            os.environ["VOICECLONE_CACHE_DIR"] = cache_dir
+            from voiceclone_cli.engines.pocket.voice_cache import VoiceStateCache
+
+            pocket.cache = VoiceStateCache()
         for spk in speakers:
             r = run_speaker(spk, synth, judge, sentences, piper_cache, args.save_dir, Path(cache_dir))
             results.append(r)
             print(f"{r.name}: sim {r.sim:.3f} (ceil {r.ceil:.3f}, floor {r.floor:.3f}) "
                   f"WER {r.wer:.3f} (piper {r.wer_piper:.3f}) RTF {r.rtf:.3f}", flush=True)
+            if pocket is not None:
+                p = run_pocket_speaker(spk, pocket, judge, sentences, r, args.save_dir)
+                pocket_results.append(p)
+                print(f"{p.name}: pocket sim {p.sim:.3f} WER {p.wer:.3f} RTF {p.rtf:.3f}", flush=True)
     print()
     print(f"{len(speakers)} speakers x {len(sentences)} sentences")
     print(format_table(results))
+    if pocket_results:
+        print("pocket engine beside the local (embedded) engine:")
+        print(format_table(pocket_results, POCKET_COLUMNS))
     if args.json is not None:
         payload = [dict(r.__dict__, ttfa_ratio=r.ttfa_ratio) for r in results]
+        if pocket_results:
+            payload = {"local": payload, "pocket": [p.__dict__ for p in pocket_results]}
         args.json.write_text(json.dumps(payload, indent=1))
     return 0
 
