@@ -22,6 +22,8 @@ from voiceclone_cli.commands.common import HELP_OPTIONS, PROG, err
 from voiceclone_cli.commands.presentation import Command, Group
 from voiceclone_cli.commands.say import EXAMPLES as SAY_EXAMPLES
 from voiceclone_cli.commands.say import say
+from voiceclone_cli.commands.serve import EXAMPLES as SERVE_EXAMPLES
+from voiceclone_cli.commands.serve import serve
 from voiceclone_cli.errors import ExitCode, VoicecloneError
 from voiceclone_cli.redaction import scrub
 
@@ -29,6 +31,7 @@ from voiceclone_cli.redaction import scrub
 COMMANDS = {
     "say": (say, SAY_EXAMPLES),
     "batch": (batch, BATCH_EXAMPLES),
+    "serve": (serve, SERVE_EXAMPLES),
     "engines": (engines_cmd.engines, "[bold]Example[/bold]\n\n  voiceclone engines"),
 }
 GROUPS = {"config": config_cmd.app, "cache": engines_cmd.cache_app, "voices": voices_cmd.app}

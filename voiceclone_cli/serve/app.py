@@ -1,0 +1,113 @@
+"""The ASGI application: routes, the body cap, the access log and the engine's lifetime."""
+
+from __future__ import annotations
+
+import json
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect
+from starlette.routing import Route
+
+from voiceclone_cli.serve import routes
+from voiceclone_cli.serve.accesslog import AccessLog
+from voiceclone_cli.serve.keys import KeyRing
+from voiceclone_cli.serve.limits import RateLimiter, WorkQueue
+from voiceclone_cli.serve.production import ClientGone
+
+log = logging.getLogger("voiceclone.serve")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodyCap:
+    """Cut off a body at its route's cap, whatever its Content-Length said (or if it had none).
+
+    A declared length over the cap is refused by the route before reading; this catches the
+    client that lies about it, or streams it chunked, without buffering past the cap.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = routes.body_limit(scope["path"])
+        total = 0
+
+        async def capped_receive():
+            nonlocal total
+            message = await receive()
+            if message["type"] == "http.request":
+                total += len(message.get("body", b""))
+                if total > limit:
+                    raise BodyTooLarge
+            return message
+
+        await self.app(scope, capped_receive, send)
+
+
+async def _problem(request, exc: routes.Problem):
+    return routes.render_problem(request.url.path, exc)
+
+
+async def _too_large(request, exc: BodyTooLarge):
+    detail = routes.TOO_LARGE if request.url.path == "/api/sync-clone" else "the body is too large"
+    response = routes.render_problem(request.url.path, routes.Problem(413, detail, code="payload_too_large"))
+    response.headers["Connection"] = "close"  # the rest of the body is never read
+    return response
+
+
+async def _internal(request, exc: Exception):
+    return routes.render_problem(request.url.path, routes.error_problem(exc, openai=request.url.path.startswith("/v1/")))
+
+
+def create_app(engine: Any, prepare_voice: routes.VoicePreparer, *, keys_file: Path | None = None,
+               rate=None, max_queue: int = 16, library_dir: Path | None = None) -> Starlette:
+    """The server around one engine; the engine is closed when the app shuts down."""
+    state = routes.ServeState(
+        engine=engine, keys=KeyRing(keys_file), limiter=RateLimiter(rate),
+        work=None, prepare_voice=prepare_voice, library_dir=library_dir,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app):
+        state.work = WorkQueue(max(1, int(engine.max_workers)), max_queue)
+        state.ready = True
+        try:
+            yield
+        finally:
+            state.ready = False
+            state.work.close()
+            engine.close()
+
+    app = Starlette(
+        routes=[
+            Route("/api/sync-clone", routes.sync_clone, methods=["POST"]),
+            Route("/v1/audio/speech", routes.speech, methods=["POST"]),
+            Route("/v1/audio/voices", routes.voices, methods=["GET"]),
+            Route("/v1/models", routes.models, methods=["GET"]),
+            Route("/healthz", routes.healthz, methods=["GET"]),
+        ],
+        exception_handlers={
+            routes.Problem: _problem, BodyTooLarge: _too_large, ClientDisconnect: routes.gone,
+            ClientGone: routes.gone, 404: _not_found, 405: _not_allowed, Exception: _internal,
+        },
+        lifespan=lifespan,
+    )
+    app.state.serve = state
+    return AccessLog(BodyCap(app)), state
+
+
+async def _not_found(request, exc):
+    return routes.render_problem(request.url.path, routes.Problem(404, "Not Found"))
+
+
+async def _not_allowed(request, exc):
+    return routes.render_problem(request.url.path, routes.Problem(405, "Method Not Allowed"))
