@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.routing import Route
 
@@ -54,14 +55,20 @@ class BodyCap:
 
 
 async def _problem(request, exc: routes.Problem):
-    return routes.render_problem(request.url.path, exc)
+    response = routes.render_problem(request.url.path, exc)
+    if request.method == "POST":  # the body may be unread: never read it just to keep the connection
+        response.headers["Connection"] = "close"
+    return response
+
+
+async def _http_exception(request, exc: HTTPException):
+    """Starlette's own refusals (e.g. a malformed multipart body) in this API's error shape."""
+    return await _problem(request, routes.Problem(exc.status_code, str(exc.detail)))
 
 
 async def _too_large(request, exc: BodyTooLarge):
     detail = routes.TOO_LARGE if request.url.path == "/api/sync-clone" else "the body is too large"
-    response = routes.render_problem(request.url.path, routes.Problem(413, detail, code="payload_too_large"))
-    response.headers["Connection"] = "close"  # the rest of the body is never read
-    return response
+    return await _problem(request, routes.Problem(413, detail, code="payload_too_large"))
 
 
 async def _internal(request, exc: Exception):
@@ -97,17 +104,10 @@ def create_app(engine: Any, prepare_voice: routes.VoicePreparer, *, keys_file: P
         ],
         exception_handlers={
             routes.Problem: _problem, BodyTooLarge: _too_large, ClientDisconnect: routes.gone,
-            ClientGone: routes.gone, 404: _not_found, 405: _not_allowed, Exception: _internal,
+            ClientGone: routes.gone, HTTPException: _http_exception, Exception: _internal,
         },
         lifespan=lifespan,
     )
     app.state.serve = state
     return AccessLog(BodyCap(app)), state
 
-
-async def _not_found(request, exc):
-    return routes.render_problem(request.url.path, routes.Problem(404, "Not Found"))
-
-
-async def _not_allowed(request, exc):
-    return routes.render_problem(request.url.path, routes.Problem(405, "Method Not Allowed"))
