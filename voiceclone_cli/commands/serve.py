@@ -30,6 +30,7 @@ EXAMPLES = """\
 
 SERVE_EXTRA_HINT = "pip install 'voiceclone-cli[serve]'"
 ENGINES = ("local", "remote")
+LOG_FORMATS = ("text", "json")
 # For tests only: "module:callable" returning an engine, used instead of --engine (uncached).
 TEST_ENGINE_ENV = "VOICECLONE_SERVE_TEST_ENGINE"
 _OPTIONS_ENV = "VOICECLONE_SERVE_OPTIONS"  # how --workers processes get the options
@@ -37,6 +38,10 @@ _OPTIONS_ENV = "VOICECLONE_SERVE_OPTIONS"  # how --workers processes get the opt
 
 def engine_names(incomplete: str) -> list[str]:
     return [name for name in ENGINES if name.startswith(incomplete)]
+
+
+def log_formats(incomplete: str) -> list[str]:
+    return [name for name in LOG_FORMATS if name.startswith(incomplete)]
 
 
 def make_serve_engine(name: str, no_cache: bool) -> Any:
@@ -98,14 +103,14 @@ def serve(
     rate: Annotated[Optional[str], typer.Option(metavar="N/min", help="Requests each key may make, e.g. 30/min or 2/s; over it: 429 with Retry-After.", show_default=False)] = None,
     max_queue: Annotated[int, typer.Option("--max-queue", metavar="N", min=0, max=10000, help="Requests that may wait for the engine; more: 503 with Retry-After.")] = 16,
     grace: Annotated[float, typer.Option(metavar="SECONDS", min=0, max=3600, help="On SIGTERM or Ctrl-C, how long requests in flight may take to finish.")] = 30.0,
-    log_format: Annotated[str, typer.Option("--log-format", metavar="text|json", help="Access log format on stderr.")] = "text",
+    log_format: Annotated[str, typer.Option("--log-format", metavar="|".join(LOG_FORMATS), autocompletion=log_formats, help="Access log format on stderr.")] = "text",
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Use no response cache: every chunk is made again.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No access log; only warnings and errors on stderr.")] = False,
 ) -> None:
     """Serve the sync-clone API and an OpenAI-style speech API over HTTP."""
     if engine not in ENGINES:
         raise UsageError(f"unknown engine {engine!r}", hint=f"choose one of: {', '.join(ENGINES)}")
-    if log_format not in ("text", "json"):
+    if log_format not in LOG_FORMATS:
         raise UsageError(f"unknown --log-format {log_format!r}", hint="choose text or json")
     try:
         from voiceclone_cli.serve import server
