@@ -273,6 +273,19 @@ def test_sigterm_lets_the_request_in_flight_finish_and_exits_0(home):
         server.stop()
 
 
+def test_workers_processes_serve_and_stop_with_0(home):
+    server = Server(home, "--workers", "2", "--no-cache", env=tone_env(home, VOICECLONE_TEST_GATE=str(home / "no-gate")))
+    try:
+        assert "with 2 workers" in server.log()
+        answer = clone(server, "any", "Hello from a worker process.")
+        assert answer.status_code == 200 and answer.content[:4] == b"RIFF"
+        assert server.health()["process"] != server.proc.pid  # answered by a worker, not the supervisor
+        server.signal(signal.SIGTERM)
+        assert server.proc.wait(timeout=60) == 0
+    finally:
+        server.stop()
+
+
 def _refused(server) -> bool:
     try:
         socket.create_connection(("127.0.0.1", server.port), timeout=1).close()

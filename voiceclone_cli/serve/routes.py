@@ -13,6 +13,7 @@ import base64
 import json
 import logging
 import math
+import os
 import shutil
 import tempfile
 import threading
@@ -503,7 +504,7 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({
         "engine": state.engine.name, "engine_version": state.engine.version, "version": __version__,
         "ready": state.ready, "queue": state.work.waiting, "running": state.work.running,
-        "workers": state.work.workers,
+        "workers": state.work.workers, "process": os.getpid(),
     }, status_code=200 if state.ready else 503)
 
 

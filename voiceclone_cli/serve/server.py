@@ -91,5 +91,10 @@ def serve_one(app, sock: socket.socket, *, grace: float, on_hangup: Callable[[],
 def serve_many(app_factory: str, sock: socket.socket, *, workers: int, grace: float) -> None:
     from uvicorn.supervisors import Multiprocess
 
+    import inspect
+
     config = uvicorn_config(app_factory, workers=workers, grace=grace, factory=True)
-    Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+    if "target" in inspect.signature(Multiprocess).parameters:  # uvicorn before its process health checks
+        Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+    else:
+        Multiprocess(config, sockets=[sock]).run()
