@@ -4,7 +4,10 @@ the real one, and its gate holds requests in flight exactly as long as a test ne
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -18,7 +21,9 @@ from tests.conftest import read_audio, voice
 from tests.serve_support import BIN, TONE_ENGINE, Server, wait_until
 from tests import samples
 
-KEYS = ["key-plain", "key-rate", "key-queue", "key-gone", "key-cap", "key-stream", "key-log"]
+KEYS = ["key-plain", "key-rate", "key-queue", "key-gone", "key-cap", "key-log"]
+SPARE_KEYS_LIST = [f"key-spare-{n}" for n in range(40)]
+SPARE_KEYS = iter(SPARE_KEYS_LIST)  # one a test: the rate limit is per key
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +38,18 @@ def tone_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def served(home):
+def ana(home):
+    """A saved voice 'ana' in the servers' data directory."""
+    added = subprocess.run([BIN, "voices", "add", "ana", voice(samples.REFERENCE)], capture_output=True,
+                           text=True, env={**os.environ, **tone_env(home)})
+    assert added.returncode == 0, added.stderr
+    return "ana"
+
+
+@pytest.fixture(scope="module")
+def served(home, ana):
     keys = home / "keys.txt"
-    keys.write_text("# one key a line\n" + "\n".join(KEYS[:-1]) + "\n\n" + KEYS[-1] + "  # the log test's\n")
+    keys.write_text("# one key a line\n" + "\n".join(KEYS[:-1] + list(SPARE_KEYS_LIST)) + "\n\n" + KEYS[-1] + "  # the log test's\n")
     server = Server(home, "--keys", keys, "--rate", "5/min", "--max-queue", "1", "--no-cache", env=tone_env(home))
     server.keys = keys
     yield server
@@ -178,10 +192,6 @@ def test_client_leaving_mid_response_stops_the_work(served, home, gate):
     calls = home / "calls"
     calls.unlink(missing_ok=True)
     text = " ".join(f"Sentence number {n} is here." for n in range(40))  # 40 chunks
-    requests.post(served.url + "/v1/audio/speech", headers=auth("key-gone"), timeout=5)  # warm
-    voice_added = subprocess.run([BIN, "voices", "add", "ana", voice(samples.REFERENCE), "--force"],
-                                 capture_output=True, env={**__import__("os").environ, **tone_env(home)})
-    assert voice_added.returncode == 0
     gate.close()
     body = json.dumps({"model": "m", "input": text, "voice": "ana", "response_format": "pcm", "stream": True})
     sock = raw_request(served, "POST /v1/audio/speech HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer key-gone\r\n"
@@ -195,10 +205,8 @@ def test_client_leaving_mid_response_stops_the_work(served, home, gate):
     assert clone(served, "key-gone").status_code == 200
 
 
-def test_stream_sends_audio_before_the_rest_is_made(home):
+def test_stream_sends_audio_before_the_rest_is_made(home, ana):
     env = tone_env(home, VOICECLONE_TEST_HOLD="WAIT", VOICECLONE_TEST_GATE=str(home / "gate-stream"))
-    subprocess.run([BIN, "voices", "add", "ana", voice(samples.REFERENCE), "--force"], capture_output=True,
-                   env={**__import__("os").environ, **env}, check=True)
     server = Server(home, "--no-cache", env=env)
     gate = home / "gate-stream"
     gate.touch()
@@ -221,6 +229,63 @@ def test_stream_sends_audio_before_the_rest_is_made(home):
     finally:
         gate.unlink(missing_ok=True)
         server.stop()
+
+
+TEXT = "One sentence to speak. And a second one after it."  # 2 chunks of the tone engine
+
+
+@pytest.fixture
+def key() -> str:
+    return next(SPARE_KEYS)
+
+
+def speech(served, key: str, **fields) -> requests.Response:
+    return requests.post(served.url + "/v1/audio/speech", headers=auth(key),
+                         json={"model": "anything", "input": TEXT, "voice": "ana", **fields})
+
+
+@pytest.mark.parametrize("fmt, media_type, container", [
+    ("mp3", "audio/mpeg", "mp3"), ("opus", "audio/ogg", "ogg"), ("aac", "audio/aac", "aac"),
+    ("flac", "audio/flac", "flac"), ("wav", "audio/wav", "wav"),
+])
+def test_speech_formats_decode_to_the_whole_text(served, key, fmt, media_type, container):
+    import av
+
+    answer = speech(served, key, response_format=fmt)
+    assert answer.status_code == 200 and answer.headers["content-type"] == media_type
+    with av.open(io.BytesIO(answer.content)) as audio:
+        assert audio.format.name.split(",")[0] == container
+        frames = list(audio.decode(audio=0))
+    seconds = sum(f.samples for f in frames) / frames[0].sample_rate
+    assert abs(seconds - 0.01 * len(TEXT)) < 0.15  # the tone engine: 10 ms a character, joined
+
+
+def test_speech_pcm_says_its_rate(served, key):
+    answer = speech(served, key, response_format="pcm", speed=2.0)
+    assert answer.headers["x-sample-rate"] == "16000"
+    assert abs(len(answer.content) / 2 / 16000 - 0.005 * len(TEXT)) < 0.1
+
+
+def test_speech_sse_stream(served, key):
+    answer = speech(served, key, response_format="wav", stream_format="sse")
+    assert answer.headers["content-type"].startswith("text/event-stream")
+    events = [json.loads(line[6:]) for line in answer.text.splitlines() if line.startswith("data: ")]
+    assert [e["type"] for e in events[:-1]] == ["speech.audio.delta"] * (len(events) - 1)
+    assert events[-1]["type"] == "speech.audio.done"
+    wav = b"".join(base64.b64decode(e["audio"]) for e in events[:-1])
+    assert wav[:4] == b"RIFF" and len(wav) > 44 + 2 * 16000 * 0.3
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"response_format": "ogg"}, "response_format must be one of mp3, opus, aac, flac, wav, pcm"),
+    ({"speed": 4.0}, "speed must be between 0.5 and 2 with this server"),
+    ({"input": ""}, "input is empty"),
+    ({"input": "x" * 4097}, "at most 4096 are accepted"),
+    ({"voice": None}, "voice is required"),
+])
+def test_speech_refusals(served, key, fields, message):
+    answer = speech(served, key, **fields)
+    assert answer.status_code == 400 and message in answer.json()["error"]["message"]
 
 
 def test_sighup_reloads_the_keys(served):
@@ -246,7 +311,7 @@ def test_access_log_never_holds_keys_or_text(served):
     requests.get(served.url + "/v1/models?api_key=key-log", headers=auth("key-log"))
     log = served.log()
     assert "POST /api/sync-clone 200" in log and "GET /v1/models 200" in log
-    for secret in KEYS + ["Zebra", "quartz", "api_key="]:
+    for secret in KEYS + SPARE_KEYS_LIST + ["Zebra", "quartz", "api_key="]:
         assert secret not in log
 
 

@@ -75,7 +75,6 @@ class Production:
     queue: asyncio.Queue
     sink: QueueSink
     cancelled: threading.Event
-    future: asyncio.Future | None = None
 
     def cancel(self) -> None:
         self.cancelled.set()

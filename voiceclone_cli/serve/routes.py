@@ -189,7 +189,6 @@ async def produce(request: Request, work_fn: Callable[[QueueSink], None], fmt: S
         production.cancel()
         starting.cancel()
         raise ClientGone
-    production.future = starting.result()
     try:
         first = await next_item(production, disconnected)
     except BaseException:
