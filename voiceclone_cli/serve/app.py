@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -76,8 +75,12 @@ async def _internal(request, exc: Exception):
 
 
 def create_app(engine: Any, prepare_voice: routes.VoicePreparer, *, keys_file: Path | None = None,
-               rate=None, max_queue: int = 16, library_dir: Path | None = None) -> Starlette:
-    """The server around one engine; the engine is closed when the app shuts down."""
+               rate=None, max_queue: int = 16, library_dir: Path | None = None) -> tuple[Any, routes.ServeState]:
+    """The ASGI app around one engine, and its state (keys to reload, queue to watch).
+
+    The work queue is made at start-up, inside the server's event loop; the engine is closed
+    when the app shuts down, after the requests in flight have finished.
+    """
     state = routes.ServeState(
         engine=engine, keys=KeyRing(keys_file), limiter=RateLimiter(rate),
         work=None, prepare_voice=prepare_voice, library_dir=library_dir,

@@ -89,9 +89,9 @@ def serve_one(app, sock: socket.socket, *, grace: float, on_hangup: Callable[[],
 
 
 def serve_many(app_factory: str, sock: socket.socket, *, workers: int, grace: float) -> None:
-    from uvicorn.supervisors import Multiprocess
-
     import inspect
+
+    from uvicorn.supervisors import Multiprocess
 
     config = uvicorn_config(app_factory, workers=workers, grace=grace, factory=True)
     if "target" in inspect.signature(Multiprocess).parameters:  # uvicorn before its process health checks
