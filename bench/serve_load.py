@@ -44,8 +44,10 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def engine_only_seconds(runs: int) -> float:
-    """The median time ``speech.speak`` takes for TEXT in this process, as the server calls it."""
+def engine_only(runs: int, parallel: int = 2) -> tuple[float, float]:
+    """The median time ``speech.speak`` takes for TEXT in this process, as the server calls it,
+    and the engine's own throughput with ``parallel`` of them at once (what 2 clients can reach
+    at best on this machine, as loaded as it is right now)."""
     from voiceclone_cli.engines.local.engine import LocalEngine
     from voiceclone_cli.speech import speak
 
@@ -64,8 +66,16 @@ def engine_only_seconds(runs: int) -> float:
         start = time.perf_counter()
         speak(TEXT, engine, voice, NullSink(), prefetch=1)
         times.append(time.perf_counter() - start)
+    threads = [threading.Thread(target=speak, args=(TEXT, engine, voice, NullSink()), kwargs={"prefetch": 1})
+               for _ in range(parallel)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    parallel_throughput = parallel / (time.perf_counter() - start)
     engine.close()
-    return statistics.median(times)
+    return statistics.median(times), parallel_throughput
 
 
 def run_clients(url: str, clients: int, per_client: int) -> tuple[float, list[float]]:
@@ -113,12 +123,13 @@ def main() -> None:
                "VOICECLONE_DATA_DIR": str(home / "data")}
         os.environ.update(env)
         subprocess.run([BIN, "voices", "add", "bench", SAMPLE], check=True, capture_output=True)
-        engine_seconds = engine_only_seconds(3)
+        engine_seconds, engine_parallel = engine_only(3)
         server = Server(home, "--engine", "local", "--no-cache", "--quiet", "--max-queue", "64")
         try:
             run_clients(server.url, max(args.clients), 1)  # warm: model, saved voice, every worker thread
             rss = [rss_kib(server.proc.pid)]
-            print(f"engine only: {engine_seconds:.3f} s per request ({len(TEXT)} characters)")
+            print(f"engine only: {engine_seconds:.3f} s per request ({len(TEXT)} characters); "
+                  f"2 at once: {engine_parallel * engine_seconds:.2f}x the throughput of 1")
             print(f"{'clients':>7} {'requests':>8} {'req/s':>7} {'p50 s':>7} {'p99 s':>7} {'efficiency':>10} {'RSS MiB':>8}")
             base = None
             for clients in args.clients:
