@@ -18,6 +18,7 @@ _voiceclone() {
             ":config") path="config" ;;
             ":engines") path="engines" ;;
             ":say") path="say" ;;
+            ":serve") path="serve" ;;
             ":voices") path="voices" ;;
             "cache:clear") path="cache clear" ;;
             "cache:path") path="cache path" ;;
@@ -41,7 +42,7 @@ _voiceclone() {
     case "$path" in
         "")
             if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--help -h --version -V' -- "$cur"))
-            else COMPREPLY=($(compgen -W 'batch book cache config engines say voices' -- "$cur"))
+            else COMPREPLY=($(compgen -W 'batch book cache config engines say serve voices' -- "$cur"))
             fi ;;
         "batch")
             case "$prev" in --outdir|-d|--sample|-s|--join|--lexicon) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;; esac
@@ -112,6 +113,14 @@ _voiceclone() {
             case "$prev" in --format) COMPREPLY=($(compgen -W 'wav flac ogg mp3' -- "$cur")); return ;; esac
             case "$prev" in --speed|--pitch|--retries|--timeout|--endpoint|--api-key|--voice|--engine|--format|--sample-rate|--prefetch) return ;; esac
             if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--sample -s --text-file -f --output -o --speed --pitch --strict-sample --retries --timeout --endpoint --api-key --voice --engine --local --no-cache --dry-run --play --format --sample-rate --raw --prefetch --json --quiet -q --lexicon --no-markup --srt --vtt --debug --help -h --version -V' -- "$cur"))
+            else COMPREPLY=($(compgen -W '' -- "$cur"))
+            fi ;;
+        "serve")
+            case "$prev" in --keys) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;; esac
+            case "$prev" in --engine) COMPREPLY=($(compgen -W 'local remote' -- "$cur")); return ;; esac
+            case "$prev" in --log-format) COMPREPLY=($(compgen -W 'text json' -- "$cur")); return ;; esac
+            case "$prev" in --host|--port|--engine|--workers|--rate|--max-queue|--grace|--log-format) return ;; esac
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--host --port --engine --workers --keys --rate --max-queue --grace --log-format --no-cache --quiet -q --help -h --version -V' -- "$cur"))
             else COMPREPLY=($(compgen -W '' -- "$cur"))
             fi ;;
         "voices")

@@ -7,7 +7,7 @@ _voiceclone_voice_names() {
 }
 
 _voiceclone() {
-    local -a subcmds; subcmds=('batch:Speak every line of a text or JSONL file into its own WAV; re-runs resume where they stopped.' 'book:Read a whole book in the voice of a sample: one chaptered file or one file per chapter.' 'cache:The caches: engine answers (so no chunk is paid for twice), and --local'\''s voice profiles and model.' 'config:Show and change settings (precedence: flag > environment > config file > default).' 'engines:The speech engines: which can speak now, where each comes from, and what the others need.' 'say:Speak TEXT in the voice of a sample: to a file, to stdout, or out loud.' 'voices:Keep cloned voices by name: add a sample once, then list, play, export and import it.')
+    local -a subcmds; subcmds=('batch:Speak every line of a text or JSONL file into its own WAV; re-runs resume where they stopped.' 'book:Read a whole book in the voice of a sample: one chaptered file or one file per chapter.' 'cache:The caches: engine answers (so no chunk is paid for twice), and --local'\''s voice profiles and model.' 'config:Show and change settings (precedence: flag > environment > config file > default).' 'engines:The speech engines: which can speak now, where each comes from, and what the others need.' 'say:Speak TEXT in the voice of a sample: to a file, to stdout, or out loud.' 'serve:Serve the sync-clone API and an OpenAI-style speech API over HTTP.' 'voices:Keep cloned voices by name: add a sample once, then list, play, export and import it.')
     _arguments -C \
         '(--help -h)'{--help,-h}'[Show this message and exit.]' \
         '(--version -V)'{--version,-V}'[Show the version and exit.]' \
@@ -21,6 +21,7 @@ _voiceclone() {
             config) _voiceclone_config ;;
             engines) _voiceclone_engines ;;
             say) _voiceclone_say ;;
+            serve) _voiceclone_serve ;;
             voices) _voiceclone_voices ;;
         esac ;;
     esac
@@ -241,6 +242,24 @@ _voiceclone_say() {
         '--srt[Also write SRT subtitles\: one cue per sentence, timed to the audio written.]:file:_files' \
         '--vtt[Also write WebVTT subtitles\: one cue per sentence, timed to the audio written.]:file:_files' \
         '--debug[Tracebacks and a redacted request log on stderr.]' \
+        '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+        '(--version -V)'{--version,-V}'[Show the version and exit.]' \
+        '*:text: '
+}
+
+_voiceclone_serve() {
+    _arguments \
+        '--host[Address to listen on. Anything but loopback needs --keys.]:value: ' \
+        '--port[Port to listen on (0\: any free port, printed at start).]:value: ' \
+        '--engine[The engine that makes the audio\: local, remote or an installed plugin ('\''voiceclone engines'\'').]:value:(local remote)' \
+        '--workers[Server processes (uvicorn workers), each with its own engine.]:value: ' \
+        '--keys[API keys, one a line (# comments); reloaded on SIGHUP. Without it\: loopback only, no auth.]:file:_files' \
+        '--rate[Requests each key may make, e.g. 30/min or 2/s; over it\: 429 with Retry-After.]:value: ' \
+        '--max-queue[Requests that may wait for the engine; more\: 503 with Retry-After.]:value: ' \
+        '--grace[On SIGTERM or Ctrl-C, how long requests in flight may take to finish.]:value: ' \
+        '--log-format[Access log format on stderr.]:value:(text json)' \
+        '--no-cache[Use no response cache\: every chunk is made again.]' \
+        '(--quiet -q)'{--quiet,-q}'[No access log; only warnings and errors on stderr.]' \
         '(--help -h)'{--help,-h}'[Show this message and exit.]' \
         '(--version -V)'{--version,-V}'[Show the version and exit.]' \
         '*:text: '

@@ -28,6 +28,8 @@ from voiceclone_cli.commands.environment import Environment
 from voiceclone_cli.commands.presentation import Command, Group
 from voiceclone_cli.commands.say import EXAMPLES as SAY_EXAMPLES
 from voiceclone_cli.commands.say import say
+from voiceclone_cli.commands.serve import EXAMPLES as SERVE_EXAMPLES
+from voiceclone_cli.commands.serve import serve
 from voiceclone_cli.errors import ExitCode, VoicecloneError
 from voiceclone_cli.redaction import scrub
 
@@ -36,6 +38,7 @@ COMMANDS = {
     "say": (say, SAY_EXAMPLES),
     "batch": (batch, BATCH_EXAMPLES),
     "book": (book, BOOK_EXAMPLES),
+    "serve": (serve, SERVE_EXAMPLES),
 }
 GROUPS = {"config": config_cmd.app, "engines": engines_cmd.engines_app, "cache": engines_cmd.cache_app,
           "voices": voices_cmd.app}
