@@ -104,7 +104,8 @@ _voiceclone() {
             else COMPREPLY=($(compgen -W 'fetch' -- "$cur"))
             fi ;;
         "engines fetch")
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--help -h --version -V' -- "$cur"))
+            case "$prev" in --to) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;; esac
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--to --quiet -q --help -h --version -V' -- "$cur"))
             else COMPREPLY=($(compgen -W '' -- "$cur"))
             fi ;;
         "say")

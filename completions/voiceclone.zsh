@@ -39,8 +39,8 @@ _voiceclone_batch() {
         '--gap[Silence between lines in the --join file, seconds. \[default\: 0.5\]]:value: ' \
         '--force[Redo every line, even those already done.]' \
         '--fail-fast[Stop at the first failed line (exit with its code).]' \
-        '--speed[Speech speed (1.0 = natural). JSONL lines may override it.]:value: ' \
-        '--pitch[Pitch shift (0 = unchanged). JSONL lines may override it.]:value: ' \
+        '--speed[Speech speed (1.0 = natural). With --engine pocket, a time-stretch after synthesis (same pitch). JSONL lines may override it.]:value: ' \
+        '--pitch[Pitch shift (0 = unchanged; 1.0 = an octave up offline). With --engine pocket, a pitch shift after synthesis (same length). JSONL lines may override it.]:value: ' \
         '--strict-sample[Refuse a sample that is too long or large instead of fitting it.]' \
         '--retries[Retries after 429, 5xx and network errors. \[default\: 4\]]:value: ' \
         '--timeout[Seconds one request attempt may take, from connecting to the last byte. \[default\: 120\]]:value: ' \
@@ -77,8 +77,8 @@ _voiceclone_book() {
         '--no-markup[Speak pause markup (\[pause 1.5s\], <break time="500ms"/>) literally instead of as silence.]' \
         '--srt[Also write SRT subtitles\: one cue per sentence, timed to the audio written.]:file:_files' \
         '--vtt[Also write WebVTT subtitles\: one cue per sentence, timed to the audio written.]:file:_files' \
-        '--speed[Speech speed (1.0 = natural).]:value: ' \
-        '--pitch[Pitch shift (0 = unchanged).]:value: ' \
+        '--speed[Speech speed (1.0 = natural). With --engine pocket, a time-stretch after synthesis (same pitch).]:value: ' \
+        '--pitch[Pitch shift (0 = unchanged; 1.0 = an octave up offline). With --engine pocket, a pitch shift after synthesis (same length).]:value: ' \
         '--strict-sample[Refuse a sample that is too long or large instead of fitting it.]' \
         '--retries[Retries after 429, 5xx and network errors. \[default\: 4\]]:value: ' \
         '--timeout[Seconds one request attempt may take, from connecting to the last byte. \[default\: 120\]]:value: ' \
@@ -208,6 +208,8 @@ _voiceclone_engines() {
 
 _voiceclone_engines_fetch() {
     _arguments \
+        '--to[Also copy the model into DIR\: a self-contained folder to carry to a machine without the hub.]:file:_files' \
+        '(--quiet -q)'{--quiet,-q}'[No progress bar.]' \
         '(--help -h)'{--help,-h}'[Show this message and exit.]' \
         '(--version -V)'{--version,-V}'[Show the version and exit.]' \
         '*:text: '
@@ -218,8 +220,8 @@ _voiceclone_say() {
         '(--sample -s)'{--sample,-s}'[Voice sample\: WAV, MP3 or M4A, 5-30 s.]:file:_files' \
         '(--text-file -f)'{--text-file,-f}'[Read the text from a file ('\''-'\'' for stdin).]:file:_files' \
         '(--output -o)'{--output,-o}'[File to write (.wav .flac .ogg .mp3), or '\''-'\'' for WAV on stdout. Default\: stdout when piped, else voiceclone-DATE-TIME.wav.]:file:_files' \
-        '--speed[Speech speed (1.0 = natural).]:value: ' \
-        '--pitch[Pitch shift (0 = unchanged).]:value: ' \
+        '--speed[Speech speed (1.0 = natural). With --engine pocket, a time-stretch after synthesis (same pitch).]:value: ' \
+        '--pitch[Pitch shift (0 = unchanged; 1.0 = an octave up offline). With --engine pocket, a pitch shift after synthesis (same length).]:value: ' \
         '--strict-sample[Refuse a sample that is too long or large instead of fitting it.]' \
         '--retries[Retries after 429, 5xx and network errors. \[default\: 4\]]:value: ' \
         '--timeout[Seconds one request attempt may take, from connecting to the last byte. \[default\: 120\]]:value: ' \

@@ -48,3 +48,18 @@ def cache_dir(env: Mapping[str, str] | None = None) -> Path:
 def data_dir(env: Mapping[str, str] | None = None) -> Path:
     """What the user made and cannot rebuild: the voice library."""
     return _dir(DATA_DIR_ENV, "data", env)
+
+
+def empty_folder(directory: Path) -> ClearedCache:
+    """Delete every file under ``directory`` (it and its sub-folders stay); what was removed."""
+    files = size = 0
+    for here, _subfolders, names in os.walk(directory):
+        for name in names:
+            path = Path(here) / name
+            try:
+                size += path.stat().st_size
+                path.unlink()
+                files += 1
+            except OSError:
+                pass
+    return ClearedCache(files, size)

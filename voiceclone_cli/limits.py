@@ -19,7 +19,5 @@ SAMPLE_FORMATS = ("WAV", "MP3", "M4A")
 
 SPEED_RANGE = (SPEED_MIN, SPEED_MAX)
 PITCH_RANGE = (PITCH_MIN, PITCH_MAX)
-SPEED_HELP = f"Speech speed, {SPEED_MIN:g}-{SPEED_MAX:g}."
-PITCH_HELP = f"Pitch shift, {PITCH_MIN:g} to {PITCH_MAX:g} (0 = unchanged)."
 SAMPLE_HELP = (f"Voice sample: {', '.join(SAMPLE_FORMATS[:-1])} or {SAMPLE_FORMATS[-1]}, "
                f"{SAMPLE_MIN_SECONDS:g}-{SAMPLE_MAX_SECONDS:g} s.")

@@ -23,14 +23,13 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from voiceclone_cli.errors import InputError
+from voiceclone_cli.limits import PITCH_RANGE, SPEED_RANGE
 
 TEXT = "text"
 JSONL = "jsonl"
 SCRIPT = "script"  # a dialogue: "SPEAKER: text" lines (see parse_script_lines)
 AUTO = "auto"  # .jsonl/.ndjson and .txt decide; otherwise the first line does
 
-SPEED_RANGE = (0.5, 2.0)
-PITCH_RANGE = (-1.0, 1.0)
 KNOWN_KEYS = ("text", "output", "sample", "voice", "speed", "pitch")
 # Keys starting with "_" are annotations, ignored on input: failed.jsonl writes "_line" and
 # "_error" there, and users can keep their own ("_speaker", "_note") without tripping the

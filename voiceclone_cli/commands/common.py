@@ -155,8 +155,8 @@ def open_engine(*, engine: str | None, local: bool, no_cache: bool, flags: Mappi
                          hint="drop one of them")
     settings = load_settings(flags, quiet)
     cache = None if no_cache else ResponseCache()  # a bad cache size is refused before any work
-    chosen = get_engine("local" if local else engine or settings.engine, settings,
-                        max_workers=max_workers, use_cache=not no_cache, require_key=not dry_run)
+    chosen = get_engine("local" if local else engine or settings.engine, settings, max_workers=max_workers,
+                        use_cache=not no_cache, require_key=not dry_run, quiet=quiet)
     if not dry_run and callable(getattr(chosen, "warm_up", None)):
         chosen.warm_up()
     return chosen if cache is None else CachedEngine(chosen, cache)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
@@ -51,13 +52,17 @@ def engines(
 
 @engines_app.command("fetch", cls=Command, context_settings=HELP_OPTIONS,
                      epilog="[bold]Example[/bold]\n\n  voiceclone engines fetch pocket")
-def fetch(name: Annotated[str, typer.Argument(metavar="NAME", help="The engine whose model to download.", show_default=False)]) -> None:
+def fetch(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The engine whose model to download.", show_default=False)],
+    into: Annotated[Optional[Path], typer.Option("--to", metavar="DIR", help="Also copy the model into DIR: a self-contained folder to carry to a machine without the hub.", show_default=False)] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
     """Download an engine's model ahead of time (for engines whose weights live on a model hub)."""
     from voiceclone_cli.commands.common import info, load_settings
     from voiceclone_cli.engines.registry import fetch_engine
 
-    done = fetch_engine(name, load_settings(strict=False))
-    info(done)
+    options = {"quiet": quiet} if into is None else {"quiet": quiet, "into": into}
+    info(fetch_engine(name, load_settings(strict=False), **options))
 
 
 cache_app = typer.Typer(
@@ -111,11 +116,15 @@ def clear(
         answers = cache.clear()
         removed.append(f"{answers.files} cached response(s), {_size(answers.bytes)}, from {cache.directory}")
     if profiles or both:
+        from voiceclone_cli.dirs import empty_folder
+        from voiceclone_cli.engines.pocket.voice_cache import voices_dir
+
         profile_cache = ProfileCache()
         voices = profile_cache.clear()
         models = clear_models()
-        removed.append(f"{voices.files} cached voice profile(s) and {models.files} prepared model(s), "
-                       f"{_size(voices.bytes + models.bytes)}, from {profile_cache.directory.parent}")
+        states = empty_folder(voices_dir())
+        removed.append(f"{voices.files + states.files} cached voice profile(s) and {models.files} prepared model(s), "
+                       f"{_size(voices.bytes + models.bytes + states.bytes)}, from {profile_cache.directory.parent}")
     info("removed " + "; ".join(removed))
 
 

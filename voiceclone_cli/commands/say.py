@@ -36,8 +36,8 @@ EXAMPLES = """\
   voiceclone say -s me.wav -f chapter.txt --play -o chapter.mp3
 """
 
-SPEED_HELP = "Speech speed (1.0 = natural)."
-PITCH_HELP = "Pitch shift (0 = unchanged)."
+SPEED_HELP = "Speech speed (1.0 = natural). With --engine pocket, a time-stretch after synthesis (same pitch)."
+PITCH_HELP = "Pitch shift (0 = unchanged; 1.0 = an octave up offline). With --engine pocket, a pitch shift after synthesis (same length)."
 
 
 def format_names(incomplete: str) -> list[str]:

@@ -182,7 +182,7 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0][:160]}" if text else type(exc).__name__
 
 
-def fetch_engine(name: str, settings: Any) -> str:
+def fetch_engine(name: str, settings: Any, **options: Any) -> str:
     """Let an engine download what it needs ahead of time; returns what was done, for people.
 
     An engine that has nothing to download (built-in weights, a hosted API) says so; this is
@@ -196,5 +196,5 @@ def fetch_engine(name: str, settings: Any) -> str:
     fetch = getattr(plugin, "fetch", None)
     if not callable(fetch):
         return f"the {name} engine has nothing to download"
-    return fetch(settings) or f"the {name} engine is ready"
+    return _call(fetch, settings, options) or f"the {name} engine is ready"
 

@@ -16,7 +16,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-MAX_CHUNK_CHARS = 1000
+from voiceclone_cli.limits import MAX_TEXT_CHARS
+
+MAX_CHUNK_CHARS = MAX_TEXT_CHARS  # the service's limit per request
 
 # Boundary strength after a word: lower is a better place to cut.
 _SENTENCE, _CLAUSE, _WORD = 0, 1, 2

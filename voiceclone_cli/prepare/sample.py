@@ -20,6 +20,7 @@ from pathlib import Path
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, BinaryIO
 
+from voiceclone_cli import limits
 from voiceclone_cli.errors import SampleError
 
 if TYPE_CHECKING:
@@ -27,10 +28,10 @@ if TYPE_CHECKING:
 
     from voiceclone_cli.audio.wav import Audio
 
-MIN_SECONDS = 5.0
-MAX_SECONDS = 30.0
-MAX_BYTES = 4_500_000  # the service says "4.5MB"; the decimal reading is the safe one
-SUPPORTED = ("WAV", "MP3", "M4A")
+MIN_SECONDS = limits.SAMPLE_MIN_SECONDS
+MAX_SECONDS = limits.SAMPLE_MAX_SECONDS
+MAX_BYTES = limits.SAMPLE_MAX_BYTES
+SUPPORTED = limits.SAMPLE_FORMATS
 MIN_RATE = 8000  # telephone speech; anything lower is a damaged header, not a recording
 MAX_RATE = 384_000
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from voiceclone_cli.dirs import ClearedCache, cache_dir
+from voiceclone_cli.dirs import ClearedCache, cache_dir, empty_folder
 from voiceclone_cli.output.atomic import atomic_write_bytes
 
 log = logging.getLogger("voiceclone.cache")
@@ -59,19 +59,8 @@ class ProfileCache:
             log.warning("cannot write the voice profile cache in %s: %s", self.directory, exc.strerror)
 
     def clear(self) -> ClearedCache:
-        return _empty(self.directory)
-
-
-def _empty(directory: Path) -> ClearedCache:
-    files = size = 0
-    if directory.is_dir():
-        for entry in directory.iterdir():
-            if entry.is_file():
-                size += entry.stat().st_size
-                entry.unlink()
-                files += 1
-    return ClearedCache(files, size)
+        return empty_folder(self.directory)
 
 
 def clear_models() -> ClearedCache:
-    return _empty(models_dir())
+    return empty_folder(models_dir())
