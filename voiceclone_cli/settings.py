@@ -10,10 +10,12 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from voiceclone_cli.config_file import LoadedConfig, config_path, load_config
+if TYPE_CHECKING:
+    from voiceclone_cli.config_file import LoadedConfig
+
 from voiceclone_cli.errors import ConfigError, UsageError, VoicecloneError
 from voiceclone_cli.redaction import redact_url
 
@@ -303,6 +305,8 @@ def resolve(
     env = os.environ if env is None else env
     flags = flags or {}
     if config is None:
+        from voiceclone_cli.config_file import config_path, load_config  # file I/O only when resolving
+
         config = load_config(config_path(env))
     values: dict[str, Value] = {}
     for name, spec in SPECS.items():

@@ -27,7 +27,7 @@ from voiceclone_cli.limits import PITCH_RANGE, SPEED_RANGE
 
 TEXT = "text"
 JSONL = "jsonl"
-SCRIPT = "script"  # a dialogue: "SPEAKER: text" lines (see parse_script_lines)
+SCRIPT = "script"  # a dialogue: "SPEAKER: text" lines (see split_speaker)
 AUTO = "auto"  # .jsonl/.ndjson and .txt decide; otherwise the first line does
 
 KNOWN_KEYS = ("text", "output", "sample", "voice", "speed", "pitch")

@@ -18,6 +18,7 @@ from voiceclone_cli.commands.common import (
 from voiceclone_cli.commands.say import PITCH_HELP, SPEED_HELP
 from voiceclone_cli.commands import options
 from voiceclone_cli.errors import UsageError
+from voiceclone_cli.limits import SAMPLE_HELP
 
 if TYPE_CHECKING:
     from voiceclone_cli.batch.results import BatchCounts, BatchSummary, LineOutcome
@@ -50,7 +51,7 @@ class InputFormat(str, Enum):
 def batch(
     input_file: Annotated[str, typer.Argument(metavar="INPUT", help="Text file (one utterance a line; blank and # lines skipped), .jsonl file, or '-' for stdin.", show_default=False)],
     outdir: Annotated[Path, typer.Option("--outdir", "-d", metavar="DIR", help="Folder for the WAV files (created if missing), the manifest and failed.jsonl.", show_default=False)],
-    sample: Annotated[Optional[Path], typer.Option("--sample", "-s", metavar="PATH", readable=False, help="Voice sample: WAV, MP3 or M4A, 5-30 s. Optional only if every JSONL line names its own.", show_default=False)] = None,
+    sample: Annotated[Optional[Path], typer.Option("--sample", "-s", metavar="PATH", readable=False, help=SAMPLE_HELP + " Optional only if every JSONL line names its own.", show_default=False)] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", metavar="N", min=1, max=32, help="Lines in flight at once (capped at what the engine can run).")] = 2,
     name_template: Annotated[Optional[str], typer.Option("--name-template", metavar="TEMPLATE", help="Output names from {n} (item number), {line} (line number; both zero-padded) and {slug} (the text's first words). \\[default: {line}]", show_default=False)] = None,
     input_format: Annotated[InputFormat, typer.Option("--input-format", metavar="|".join(f.value for f in InputFormat), help="How to read INPUT. auto: .jsonl is JSONL, .txt is text, otherwise JSONL if the first line starts with {; with --cast, a dialogue script. script: 'NAME: text' lines.", case_sensitive=False)] = InputFormat.auto,

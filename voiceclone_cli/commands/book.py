@@ -14,6 +14,7 @@ from voiceclone_cli.commands import options
 from voiceclone_cli.commands.common import emit, info, open_engine, setup_logging
 from voiceclone_cli.commands.say import PITCH_HELP, SPEED_HELP
 from voiceclone_cli.errors import UsageError
+from voiceclone_cli.limits import SAMPLE_HELP
 
 EXAMPLES = """\
 [bold]Examples[/bold]
@@ -97,7 +98,7 @@ def _engine_and_voice(engine_name, local, no_cache, flags, quiet, *, jobs, sampl
 
 def book(
     input_file: Annotated[Path, typer.Argument(metavar="INPUT", help="The book: .epub, .md/.markdown, .txt, .html/.xhtml.", show_default=False)],
-    sample: Annotated[Optional[Path], typer.Option("--sample", "-s", metavar="PATH", readable=False, help="Voice sample: WAV, MP3 or M4A, 5-30 s.", show_default=False)] = None,
+    sample: Annotated[Optional[Path], typer.Option("--sample", "-s", metavar="PATH", readable=False, help=SAMPLE_HELP, show_default=False)] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE", help="One file: .m4b (AAC with chapter marks), .mp3 (ID3 chapters), .wav, .flac or .ogg.", show_default=False)] = None,
     outdir: Annotated[Optional[Path], typer.Option("--outdir", "-d", metavar="DIR", help="One file per chapter (01-title.mp3 ...) plus chapters.json.", show_default=False)] = None,
     format_name: Annotated[Optional[str], typer.Option("--format", metavar="|".join(BOOK_FORMATS), help="Output format. Default: from the -o extension; mp3 with -d.", show_default=False)] = None,

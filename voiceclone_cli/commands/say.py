@@ -20,6 +20,7 @@ from voiceclone_cli.commands.common import (
 )
 from voiceclone_cli.commands import options
 from voiceclone_cli.errors import UsageError
+from voiceclone_cli.limits import SAMPLE_HELP
 from voiceclone_cli.output.formats import FORMATS
 
 EXAMPLES = """\
@@ -65,7 +66,7 @@ def read_text(text: Optional[str], text_file: Optional[str]) -> str:
 
 def say(
     text: Annotated[Optional[str], typer.Argument(metavar="TEXT", help="Text to speak; '-' reads stdin.", show_default=False)] = None,
-    sample: Annotated[Optional[Path], typer.Option("--sample", "-s", metavar="PATH", readable=False, help="Voice sample: WAV, MP3 or M4A, 5-30 s.", show_default=False)] = None,
+    sample: Annotated[Optional[Path], typer.Option("--sample", "-s", metavar="PATH", readable=False, help=SAMPLE_HELP, show_default=False)] = None,
     text_file: Annotated[Optional[str], typer.Option("--text-file", "-f", metavar="PATH", help="Read the text from a file ('-' for stdin).", show_default=False)] = None,
     output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="PATH", help="File to write (.wav .flac .ogg .mp3), or '-' for WAV on stdout. Default: stdout when piped, else voiceclone-DATE-TIME.wav.", show_default=False)] = None,
     speed: Annotated[float, typer.Option(**options.SPEED_LIMITS, help=SPEED_HELP)] = 1.0,

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,7 +33,7 @@ _live_lock = threading.Lock()
 def temp_path_for(target: Path, *, pid: int | None = None) -> Path:
     """The temp file name for ``target`` (``pid`` other than ours only in tests)."""
     owner = os.getpid() if pid is None else pid
-    return target.with_name(f".{target.name}.{owner}-{secrets.token_hex(4)}{TEMP_SUFFIX}")
+    return target.with_name(f".{target.name}.{owner}-{os.urandom(4).hex()}{TEMP_SUFFIX}")
 
 
 def temp_target(name: str) -> str | None:
