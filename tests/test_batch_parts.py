@@ -126,7 +126,7 @@ def test_stdin_that_is_not_utf8_fails_only_that_line():
 
 @pytest.mark.parametrize("make, message", [
     (lambda d: d / "missing.txt", "input file not found"),
-    (lambda d: d, "input is a directory"),
+    (lambda d: d, "input file is a directory"),
 ])
 def test_unusable_input_paths(tmp_path, make, message):
     with pytest.raises(InputError, match=message):

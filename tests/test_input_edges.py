@@ -289,7 +289,7 @@ def test_batch_unreadable_sample_input_and_jsonl_sample(server, sample_wav, tmp_
 
     make_unreadable(script)
     code, _, err = run_voiceclone(["batch", script, "-s", sample_wav, "-d", tmp_path / "c"], env, preexec_fn=preexec)
-    assert code == 3 and f"cannot read input {script}: permission denied" in err, err
+    assert code == 3 and f"cannot read input file {script}: permission denied" in err, err
     assert texts_sent(server) == ["Fine."]
 
 

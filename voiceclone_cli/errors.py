@@ -105,3 +105,16 @@ class Interrupted(VoicecloneError):
     """Raised where work stops on Ctrl-C so callers can clean up before exiting 130."""
 
     exit_code = ExitCode.INTERRUPTED
+
+
+def open_error(exc: OSError, what: str, path: object, option: str, error: type[VoicecloneError] = InputError) -> VoicecloneError:
+    """One wording for a file that cannot be opened, whatever reads it (``what``: "sample",
+    "text file", "input", …; ``option``: the flag that named it, for the hint)."""
+    if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+        return error(f"{what} not found: {path}", hint=f"check the path given to {option}")
+    if isinstance(exc, IsADirectoryError):
+        return error(f"{what} is a directory: {path}", hint=f"give a file to {option}")
+    if isinstance(exc, PermissionError):
+        return error(f"cannot read {what} {path}: permission denied",
+                     hint="check the permissions of the file and its folders")
+    return error(f"cannot read {what} {path}: {exc.strerror or exc}")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from voiceclone_cli.errors import InputError
+from voiceclone_cli.errors import InputError, open_error
 from voiceclone_cli.limits import PITCH_RANGE, SPEED_RANGE
 
 TEXT = "text"
@@ -103,17 +103,8 @@ class BatchInput:
             fmt = _SUFFIX_FORMATS.get(path.suffix.lower(), AUTO)
         try:
             handle = open(path, "rb")  # noqa: SIM115 - closed below, or handed to from_stream
-        except FileNotFoundError:
-            raise InputError(f"input file not found: {path}", hint="check the INPUT path") from None
-        except IsADirectoryError:
-            raise InputError(f"input is a directory: {path}", hint="give a text or .jsonl file") from None
-        except PermissionError:
-            raise InputError(
-                f"cannot read input {path}: permission denied",
-                hint="check the permissions of the file and its folders",
-            ) from None
         except OSError as exc:
-            raise InputError(f"cannot read input {path}: {exc.strerror}") from None
+            raise open_error(exc, "input file", path, "INPUT") from None
         base_dir = path.absolute().parent
         if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):  # e.g. <(cmd): one pass only
             return cls.from_stream(handle, fmt, base_dir=base_dir, name=str(path))

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from voiceclone_cli.errors import UsageError
+from voiceclone_cli.errors import UsageError, open_error
 
 # A pattern that can match the empty string (``a*``, ``\b``, a lookahead) would insert its
 # replacement between characters. Its shortest match is read from the regex parser; this probe
@@ -55,13 +55,8 @@ class Lexicon:
     def load(cls, path: Path) -> Lexicon:
         try:
             data = path.read_bytes()
-        except FileNotFoundError:
-            raise UsageError(f"lexicon file not found: {path}", hint="check the path given to --lexicon") from None
-        except IsADirectoryError:
-            raise UsageError(f"lexicon file is a directory: {path}", hint="give a file to --lexicon") from None
         except OSError as exc:
-            raise UsageError(f"cannot read lexicon file {path}: {exc.strerror}",
-                             hint="check the file's permissions") from None
+            raise open_error(exc, "lexicon file", path, "--lexicon", UsageError) from None
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, BinaryIO
 
 from voiceclone_cli import limits
-from voiceclone_cli.errors import SampleError
+from voiceclone_cli.errors import SampleError, open_error
 
 if TYPE_CHECKING:
     import numpy as np
@@ -286,15 +286,8 @@ def open_sample(path: Path) -> BinaryIO:
     """
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    except (FileNotFoundError, NotADirectoryError):
-        raise SampleError(f"sample not found: {path}", hint="check the path of the sample") from None
-    except IsADirectoryError:
-        raise SampleError(f"sample is a directory: {path}", hint="give an audio file as the sample") from None
-    except PermissionError:
-        raise SampleError(
-            f"cannot read sample {path}: permission denied",
-            hint="check the permissions of the file and its folders",
-        ) from None
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as exc:
+        raise open_error(exc, "sample", path, "--sample", SampleError) from None
     except OSError as exc:  # e.g. a socket, which cannot be opened at all: say what it is
         with contextlib.suppress(OSError):
             _check_regular(path, os.stat(path))

@@ -11,7 +11,7 @@ import unicodedata
 from pathlib import Path
 from typing import BinaryIO
 
-from voiceclone_cli.errors import TextError
+from voiceclone_cli.errors import TextError, open_error
 
 _KEEP_CONTROLS = {"\n", "\t"}
 _CONVERT_HINT = "convert it first, e.g. iconv -f latin1 -t utf-8"
@@ -120,17 +120,8 @@ def decode_text_bytes(data: bytes, origin: str) -> str:
 def read_text_file(path: Path) -> str:
     try:
         data = path.read_bytes()
-    except FileNotFoundError:
-        raise TextError(f"text file not found: {path}", hint="check the path given to -f") from None
-    except IsADirectoryError:
-        raise TextError(f"text file is a directory: {path}", hint="give a file to -f") from None
-    except PermissionError:
-        raise TextError(
-            f"cannot read text file {path}: permission denied",
-            hint="check the permissions of the file and its folders",
-        ) from None
     except OSError as exc:
-        raise TextError(f"cannot read text file {path}: {exc.strerror}") from None
+        raise open_error(exc, "text file", path, "-f", TextError) from None
     return decode_text_bytes(data, f"text file {path}")
 
 
