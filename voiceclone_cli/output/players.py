@@ -246,12 +246,9 @@ class CommandBackend:
         return _ProcessStream(self.argv(rate), self.name)
 
 
-class WavStdinBackend:
-    """Any command that plays a WAV stream from its stdin (``mpv -``, ``play -``, ...).
-
-    It gets the streaming header (sizes unknown) and then the audio as it is made. There is no
-    probe: nothing tells how to test an arbitrary program without playing something.
-    """
+class _UserCommand:
+    """A player command the user gave (``VOICECLONE_PLAYER``): found on PATH is all that can be
+    checked, since nothing tells how to test an arbitrary program without playing something."""
 
     def __init__(self, words: list[str]) -> None:
         self.words = words
@@ -261,11 +258,18 @@ class WavStdinBackend:
         return shutil.which(self.words[0]) is not None
 
     def probe(self) -> None:
-        """Found on PATH is all that can be checked."""
+        """Found on PATH (``available``) is all that can be checked."""
+
+    def argv(self) -> list[str]:
+        return [shutil.which(self.words[0]) or self.words[0], *self.words[1:]]
+
+
+class WavStdinBackend(_UserCommand):
+    """Any command that plays a WAV stream from its stdin (``mpv -``, ``play -``, ...): it gets
+    the streaming header (sizes unknown) and then the audio as it is made."""
 
     def start(self, rate: int) -> PlayerStream:
-        argv = [shutil.which(self.words[0]) or self.words[0], *self.words[1:]]
-        return _ProcessStream(argv, self.name, header=wav_header(rate))
+        return _ProcessStream(self.argv(), self.name, header=wav_header(rate))
 
 
 class _FileThenPlayStream:
@@ -298,25 +302,15 @@ class _FileThenPlayStream:
         Path(self._file.name).unlink(missing_ok=True)
 
 
-class WavFileBackend:
+class WavFileBackend(_UserCommand):
     """A command given the path of a complete WAV file in place of ``{}``, once all audio is made.
 
-    macOS's ``afplay`` only plays files; so does any command written as ``player {}``.
+    macOS's ``afplay`` only plays files (and always has the system output); so does any command
+    written as ``player {}``.
     """
 
-    def __init__(self, words: list[str]) -> None:
-        self.words = words
-        self.name = Path(words[0]).name
-
-    def available(self) -> bool:
-        return shutil.which(self.words[0]) is not None
-
-    def probe(self) -> None:
-        """Found on PATH is all that can be checked (afplay always has the system output)."""
-
     def start(self, rate: int) -> PlayerStream:
-        words = [shutil.which(self.words[0]) or self.words[0], *self.words[1:]]
-        return _FileThenPlayStream(words, self.name, rate)
+        return _FileThenPlayStream(self.argv(), self.name, rate)
 
 
 def _backends() -> list[PlayerBackend]:
