@@ -50,7 +50,10 @@ app = typer.Typer(
         "[bold]Examples[/bold]\n\n"
         '  voiceclone say --sample me.wav "Hello there" -o hello.wav\n\n'
         '  voiceclone say --local --sample me.wav "No account needed" -o local.wav\n\n'
-        "  voiceclone batch script.txt --sample me.wav -d out/\n\n"
+        "  voiceclone voices add ana ana.m4a\n\n"
+        "  voiceclone book novel.epub --voice ana -o novel.m4b\n\n"
+        "  voiceclone batch play.txt --cast ana=ana --cast bob=bob.wav -d out/ --join play.wav\n\n"
+        "  voiceclone serve --engine local\n\n"
         "  voiceclone config set api-key\n\n"
         "Run 'voiceclone COMMAND --help' for a command's options, 'voiceclone --version' for the version."
     ),
