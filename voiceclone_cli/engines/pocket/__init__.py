@@ -3,7 +3,7 @@
 - ``engine``: ``PocketEngine`` (the engine protocol; one loaded model per process);
 - ``weights``: where the weights are (a copied folder, or the model hub's cache) and fetching them;
 - ``voice_cache``: voice states by the prepared sample's hash, so a sample is encoded once;
-- ``effects``: speed and pitch, which pocket-tts lacks, as a Rubber Band post-process.
+- ``effects``: speed and pitch, which pocket-tts lacks, as a numpy post-process (WSOLA).
 
 Registered as the engine ``pocket`` (entry point ``voiceclone_cli.engines.pocket:PLUGIN``).
 Nothing heavy is imported here: listing engines reads files and metadata only, never torch.
@@ -29,7 +29,7 @@ except ImportError:  # the plugin registry is not merged yet: a compatible stand
         fix: str = ""
 
 POCKET_EXTRA_HINT = "pip install 'voiceclone-cli[pocket]'"
-POCKET_MODULES = ("torch", "pocket_tts", "pedalboard", "huggingface_hub", "safetensors", "yaml")
+POCKET_MODULES = ("torch", "pocket_tts", "huggingface_hub", "safetensors", "yaml")
 THREADS_ENV = "VOICECLONE_POCKET_THREADS"
 
 
