@@ -18,7 +18,7 @@ import typer
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from voiceclone_cli.cli import app  # noqa: E402
+from voiceclone_cli.cli import full_app  # noqa: E402
 from voiceclone_cli.settings import SPECS  # noqa: E402
 
 PROG = "voiceclone"
@@ -226,7 +226,7 @@ def fish(cmds: list[Cmd]) -> str:
 
 
 def render() -> dict[str, str]:
-    cmds = walk(typer.main.get_command(app), [PROG])
+    cmds = walk(typer.main.get_command(full_app()), [PROG])
     return {f"{PROG}.bash": bash(cmds), f"{PROG}.zsh": zsh(cmds), f"{PROG}.fish": fish(cmds)}
 
 

@@ -9,7 +9,7 @@ import pytest
 import typer
 
 from voiceclone_cli import __version__
-from voiceclone_cli.cli import app
+from voiceclone_cli.cli import full_app
 
 
 def all_command_paths():
@@ -20,7 +20,7 @@ def all_command_paths():
         for name, sub in sorted(getattr(command, "commands", {}).items()):
             walk(sub, path + [name])
 
-    walk(typer.main.get_command(app), [])
+    walk(typer.main.get_command(full_app()), [])
     return paths
 
 
@@ -35,7 +35,7 @@ def test_help_shows_an_example(cli, path, flag):
 
 
 def _command_at(path):
-    command = typer.main.get_command(app)
+    command = typer.main.get_command(full_app())
     for name in path:
         command = command.commands[name]
     return command

@@ -8,70 +8,82 @@ stderr and a documented exit code. Tracebacks appear only with ``--debug``, scru
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 import traceback
 import typer
 
 from voiceclone_cli import __version__, stopping
-from voiceclone_cli.commands import config as config_cmd
-from voiceclone_cli.commands import engines as engines_cmd
-from voiceclone_cli.commands import voices as voices_cmd
-from voiceclone_cli.commands.batch import EXAMPLES as BATCH_EXAMPLES
-from voiceclone_cli.commands.batch import batch
 from voiceclone_cli.commands import common
-from voiceclone_cli.commands.book import EXAMPLES as BOOK_EXAMPLES
-from voiceclone_cli.commands.book import book
 from voiceclone_cli.commands.common import HELP_OPTIONS, PROG, err
 from voiceclone_cli.commands.environment import Environment
 from voiceclone_cli.commands.presentation import Command, Group
-from voiceclone_cli.commands.say import EXAMPLES as SAY_EXAMPLES
-from voiceclone_cli.commands.say import say
-from voiceclone_cli.commands.serve import EXAMPLES as SERVE_EXAMPLES
-from voiceclone_cli.commands.serve import serve
 from voiceclone_cli.errors import ExitCode, VoicecloneError
 from voiceclone_cli.redaction import scrub
 
-# Top-level commands: plain commands (function, epilog) and command groups (a Typer app each).
-COMMANDS = {
-    "say": (say, SAY_EXAMPLES),
-    "batch": (batch, BATCH_EXAMPLES),
-    "book": (book, BOOK_EXAMPLES),
-    "serve": (serve, SERVE_EXAMPLES),
+# Top-level names -> where they live and their one-line help. A command's module is imported
+# only when it runs (or for its own --help): the root listing is built from these lines, so
+# ``voiceclone say --help`` never pays for the book, serve or config modules.
+COMMANDS = {  # plain commands: module, function; the module's EXAMPLES is the help epilog
+    "say": ("voiceclone_cli.commands.say", "say", "Speak TEXT in the voice of a sample: to a file, to stdout, or out loud."),
+    "batch": ("voiceclone_cli.commands.batch", "batch", "Speak every line of a text or JSONL file into its own WAV; re-runs resume where they stopped."),
+    "book": ("voiceclone_cli.commands.book", "book", "Read a whole book in the voice of a sample: one chaptered file or one file per chapter."),
+    "serve": ("voiceclone_cli.commands.serve", "serve", "Serve the sync-clone API and an OpenAI-style speech API over HTTP."),
 }
-GROUPS = {"config": config_cmd.app, "engines": engines_cmd.engines_app, "cache": engines_cmd.cache_app,
-          "voices": voices_cmd.app}
-
-app = typer.Typer(
-    name=PROG,
-    help="Clone a voice from a short sample and speak any text in it.",
-    epilog=(
-        "[bold]Examples[/bold]\n\n"
-        '  voiceclone say --sample me.wav "Hello there" -o hello.wav\n\n'
-        '  voiceclone say --local --sample me.wav "No account needed" -o local.wav\n\n'
-        "  voiceclone voices add ana ana.m4a\n\n"
-        "  voiceclone book novel.epub --voice ana -o novel.m4b\n\n"
-        "  voiceclone batch play.txt --cast ana=ana --cast bob=bob.wav -d out/ --join play.wav\n\n"
-        "  voiceclone serve --engine local\n\n"
-        "  voiceclone config set api-key\n\n"
-        "Run 'voiceclone COMMAND --help' for a command's options, 'voiceclone --version' for the version."
-    ),
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings=HELP_OPTIONS,
-    cls=Group,
+GROUPS = {  # command groups: module, Typer app
+    "config": ("voiceclone_cli.commands.config", "app", "Show and change settings (precedence: flag > environment > config file > default)."),
+    "engines": ("voiceclone_cli.commands.engines", "engines_app", "The speech engines: which can speak now, where each comes from, and what the others need."),
+    "cache": ("voiceclone_cli.commands.engines", "cache_app", "The caches: engine answers (so no chunk is paid for twice), and the engines' voice profiles and models."),
+    "voices": ("voiceclone_cli.commands.voices", "app", "Keep cloned voices by name: add a sample once, then list, play, export and import it."),
+}
+ROOT_HELP = "Clone a voice from a short sample and speak any text in it."
+ROOT_EPILOG = (
+    "[bold]Examples[/bold]\n\n"
+    '  voiceclone say --sample me.wav "Hello there" -o hello.wav\n\n'
+    '  voiceclone say --local --sample me.wav "No account needed" -o local.wav\n\n'
+    "  voiceclone voices add ana ana.m4a\n\n"
+    "  voiceclone book novel.epub --voice ana -o novel.m4b\n\n"
+    "  voiceclone batch play.txt --cast ana=ana --cast bob=bob.wav -d out/ --join play.wav\n\n"
+    "  voiceclone serve --engine local\n\n"
+    "  voiceclone config set api-key\n\n"
+    "Run 'voiceclone COMMAND --help' for a command's options, 'voiceclone --version' for the version."
 )
-for _name, (_function, _epilog) in COMMANDS.items():
-    app.command(_name, cls=Command, epilog=_epilog, context_settings=HELP_OPTIONS)(_function)
-for _name, _group in GROUPS.items():
-    app.add_typer(_group, name=_name)
 
 
-@app.callback()
-def _root() -> None:
-    """Clone a voice from a short sample and speak any text in it."""
+def _load(where: tuple[str, str, str]):
+    import importlib
+
+    module = importlib.import_module(where[0])
+    return module, getattr(module, where[1])
+
+
+def _root_app(*, complete: bool) -> typer.Typer:
+    """The whole app: with every command's real options (``complete``: for the completion
+    generator and tests), or listing each by its one-line help only (the root ``--help``)."""
+    root = typer.Typer(name=PROG, help=ROOT_HELP, epilog=ROOT_EPILOG, no_args_is_help=True, add_completion=False,
+                       pretty_exceptions_enable=False, context_settings=HELP_OPTIONS, cls=Group)
+    for name, where in COMMANDS.items():
+        if complete:
+            module, function = _load(where)
+            root.command(name, cls=Command, epilog=module.EXAMPLES, context_settings=HELP_OPTIONS)(function)
+        else:
+            root.command(name, cls=Command, help=where[2], context_settings=HELP_OPTIONS)(lambda: None)
+    for name, where in GROUPS.items():
+        if complete:
+            root.add_typer(_load(where)[1], name=name)
+        else:
+            root.command(name, cls=Command, help=where[2], context_settings=HELP_OPTIONS)(lambda: None)
+
+    @root.callback()
+    def _root() -> None:
+        """Clone a voice from a short sample and speak any text in it."""
+
+    return root
+
+
+def full_app() -> typer.Typer:
+    """Every command with its real options (completions, help tests)."""
+    return _root_app(complete=True)
 
 
 def _build(name: str):
@@ -82,17 +94,17 @@ def _build(name: str):
     Typer loads its coercion layer (pydantic): together ~70 ms on ``voiceclone say --help``.
     """
     if name in GROUPS:
-        return typer.main.get_command(GROUPS[name])
-    function, epilog = COMMANDS[name]
+        return typer.main.get_command(_load(GROUPS[name])[1])
+    module, function = _load(COMMANDS[name])
     single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    single.command(name, cls=Command, epilog=epilog, context_settings=HELP_OPTIONS)(function)
+    single.command(name, cls=Command, epilog=module.EXAMPLES, context_settings=HELP_OPTIONS)(function)
     return typer.main.get_command(single)
 
 
 def _innermost_command(argv: list[str]):
     """The command the leading words name, its path, and the arguments left for it."""
     if not argv or argv[0] not in COMMANDS.keys() | GROUPS.keys():
-        return typer.main.get_command(app), [], argv
+        return typer.main.get_command(_root_app(complete=False)), [], argv
     command, path, argv = _build(argv[0]), [argv[0]], argv[1:]
     while argv and argv[0] in (getattr(command, "commands", None) or {}):
         command = command.commands[argv[0]]
@@ -128,6 +140,8 @@ def _fail(code: int, message: str, hint: str = "", *, as_json: bool = False) -> 
     (unless the command already wrote its own JSON there, e.g. a batch summary)."""
     report(message, hint)
     if as_json and not common.data_emitted():
+        import json
+
         kind = ExitCode(code).name.lower() if code in ExitCode._value2member_map_ else "signal"
         try:
             common.emit(json.dumps({"error": {"code": code, "kind": kind, "message": scrub(message),
