@@ -380,3 +380,22 @@ def test_a_retried_line_never_takes_a_case_variant_of_a_finished_name(cli, api_e
     assert "differs only in case" in json.loads(r.stdout)["failures"][0]["reason"]
     assert (out / "same.wav").read_bytes() == before
     assert sorted(p.name for p in out.glob("*.wav")) == ["same.wav"]
+
+
+def test_join_errors_name_join_and_a_live_run_s_join_temp_survives(cli, api_env, sample_wav, tmp_path):
+    script = write_lines(tmp_path / "s.txt", ["One.", "Two."])
+    missing = run_batch(cli, script, "-s", sample_wav, "-d", tmp_path / "out", "--join", tmp_path / "no" / "all.wav")
+    assert missing.code == 7 and "--join" in missing.stderr and "choose another --join path" in missing.stderr
+    assert "-o " not in missing.stderr and api_env.requests == []
+
+    alive = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        # Another batch, still running, is writing the same --join file in this folder.
+        theirs = temp_path_for(tmp_path / "all.wav", pid=alive.pid)
+        theirs.write_bytes(b"half of another run's join")
+        r = run_batch(cli, script, "-s", sample_wav, "-d", tmp_path / "out", "--join", tmp_path / "all.wav")
+        assert r.code == 0, r.stderr
+        assert theirs.read_bytes() == b"half of another run's join"
+        assert sf.info(tmp_path / "all.wav").duration > 0.5
+    finally:
+        alive.communicate(b"")

@@ -95,9 +95,11 @@ def inspect_output(path: Path, *, inputs: Sequence[NamedInput] = (), option: str
     target = replaceable_target(path)
     parent = target.parent
     if not parent.is_dir():
-        raise OutputError(f"output directory {parent} does not exist", hint=f"create it: mkdir -p {parent}")
+        raise OutputError(f"{option} {path}: the directory {parent} does not exist",
+                          hint=f"create it (mkdir -p {parent}) or choose another {option} path")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"output directory {parent} is not writable", hint=f"choose another {option} path")
+        raise OutputError(f"{option} {path}: the directory {parent} is not writable",
+                          hint=f"choose another {option} path")
     remove_stale_temps(parent, targets=lambda name: name == target.name)
     return OutputTarget(path, target, stream=False)
 
