@@ -45,11 +45,11 @@ _voiceclone() {
             else COMPREPLY=($(compgen -W 'batch book cache config engines say serve voices' -- "$cur"))
             fi ;;
         "batch")
-            case "$prev" in --outdir|-d|--sample|-s|--join|--lexicon) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;; esac
+            case "$prev" in --outdir|-d|--sample|-s|--join|--lexicon|--srt|--vtt) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;; esac
             case "$prev" in --voice) _voiceclone_voice_names; return ;; esac
             case "$prev" in --input-format) COMPREPLY=($(compgen -W 'auto text jsonl script' -- "$cur")); return ;; esac
             case "$prev" in --jobs|-j|--name-template|--input-format|--cast|--gap|--speed|--pitch|--retries|--timeout|--endpoint|--api-key|--voice|--engine) return ;; esac
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--outdir -d --sample -s --jobs -j --name-template --input-format --cast --join --gap --force --fail-fast --speed --pitch --strict-sample --retries --timeout --endpoint --api-key --voice --engine --local --no-cache --dry-run --json --quiet -q --lexicon --no-markup --debug --help -h --version -V' -- "$cur"))
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W '--outdir -d --sample -s --jobs -j --name-template --input-format --cast --join --gap --force --fail-fast --speed --pitch --strict-sample --retries --timeout --endpoint --api-key --voice --engine --local --no-cache --dry-run --json --quiet -q --lexicon --no-markup --srt --vtt --debug --help -h --version -V' -- "$cur"))
             else COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null
             fi ;;
         "book")

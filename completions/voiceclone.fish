@@ -37,6 +37,8 @@ complete -c voiceclone -n '__fish_seen_subcommand_from batch' -l json -d 'Print 
 complete -c voiceclone -n '__fish_seen_subcommand_from batch' -l quiet -s q -d 'Only errors on stderr: no progress bar, no summary table.'
 complete -c voiceclone -n '__fish_seen_subcommand_from batch' -l lexicon -r -F -d 'Pronunciation rules, one a line: '\''word = replacement'\'' or '\''re:PATTERN = replacement'\''; applied after cleaning, before chunking.'
 complete -c voiceclone -n '__fish_seen_subcommand_from batch' -l no-markup -d 'Speak pause markup ([pause 1.5s], <break time="500ms"/>) literally instead of as silence.'
+complete -c voiceclone -n '__fish_seen_subcommand_from batch' -l srt -r -F -d 'Also write SRT subtitles: one cue per sentence, timed to the audio written.'
+complete -c voiceclone -n '__fish_seen_subcommand_from batch' -l vtt -r -F -d 'Also write WebVTT subtitles: one cue per sentence, timed to the audio written.'
 complete -c voiceclone -n '__fish_seen_subcommand_from batch' -l debug -d 'Tracebacks and a redacted request log on stderr.'
 complete -c voiceclone -n '__fish_seen_subcommand_from batch' -l help -s h -d 'Show this message and exit.'
 complete -c voiceclone -n '__fish_seen_subcommand_from batch' -l version -s V -d 'Show the version and exit.'

@@ -55,6 +55,8 @@ _voiceclone_batch() {
         '(--quiet -q)'{--quiet,-q}'[Only errors on stderr\: no progress bar, no summary table.]' \
         '--lexicon[Pronunciation rules, one a line\: '\''word = replacement'\'' or '\''re\:PATTERN = replacement'\''; applied after cleaning, before chunking.]:file:_files' \
         '--no-markup[Speak pause markup (\[pause 1.5s\], <break time="500ms"/>) literally instead of as silence.]' \
+        '--srt[Also write SRT subtitles\: one cue per sentence, timed to the audio written.]:file:_files' \
+        '--vtt[Also write WebVTT subtitles\: one cue per sentence, timed to the audio written.]:file:_files' \
         '--debug[Tracebacks and a redacted request log on stderr.]' \
         '(--help -h)'{--help,-h}'[Show this message and exit.]' \
         '(--version -V)'{--version,-V}'[Show the version and exit.]' \

@@ -10,6 +10,7 @@ join too long for a RIFF header is written as RF64 from the start.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from voiceclone_cli.errors import OutputError
@@ -18,8 +19,17 @@ from voiceclone_cli.output.plan import OutputTarget, open_stream_target
 BLOCK_FRAMES = 1 << 16
 
 
-def join_outputs(paths: Sequence[Path], target: OutputTarget, gap_seconds: float) -> float:
-    """Write ``target`` from ``paths`` with ``gap_seconds`` between them; return its seconds."""
+@dataclass(frozen=True)
+class Joined:
+    """The joined file's length, and where each line starts in it (counted in frames written,
+    so subtitles shifted by these land exactly on the joined audio)."""
+
+    seconds: float
+    starts: list[float]
+
+
+def join_outputs(paths: Sequence[Path], target: OutputTarget, gap_seconds: float) -> Joined:
+    """Write ``target`` from ``paths`` with ``gap_seconds`` between them."""
     import numpy as np
     import soundfile as sf
 
@@ -36,6 +46,7 @@ def join_outputs(paths: Sequence[Path], target: OutputTarget, gap_seconds: float
     else:
         sink = AudioFileSink(target.path, shown=target.shown, expected_seconds=seconds)
     rate: int | None = None
+    starts: list[float] = []
     try:
         for path in paths:
             with sf.SoundFile(path) as source:
@@ -44,6 +55,7 @@ def join_outputs(paths: Sequence[Path], target: OutputTarget, gap_seconds: float
                     sink.open(rate)
                 else:
                     sink.write(np.zeros(round(gap_seconds * rate), dtype=np.float32))
+                starts.append(sink.frames / rate)
                 if source.samplerate == rate:
                     for block in source.blocks(BLOCK_FRAMES, dtype="float32", always_2d=True):
                         sink.write(block.mean(axis=1))
@@ -59,4 +71,4 @@ def join_outputs(paths: Sequence[Path], target: OutputTarget, gap_seconds: float
     except BaseException:
         sink.abort()
         raise
-    return sink.frames / rate
+    return Joined(sink.frames / rate, starts)

@@ -10,6 +10,10 @@ earlier one, so the file is only ever appended to.
 A re-run skips a line only if the record for its output carries the same hash (text + sample +
 speed + pitch + engine) and the file still opens as audio of the recorded length. The open
 manifest also locks OUTDIR, so a second batch on the same folder is refused instead of racing.
+
+With subtitles asked for, a line's sentence cues go to a hidden sidecar next to its WAV
+(``.NAME.wav.cues.json``), written before the line is recorded and tied to its hash and length,
+so the manifest stays one short line per output and a resumed join still has every line's cues.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 from voiceclone_cli.errors import OutputError
 
 MANIFEST_NAME = ".voiceclone-manifest.jsonl"
+CUES_SUFFIX = ".cues.json"
 HASH_VERSION = 1  # bump to redo every line when what the hash covers changes
 
 
@@ -170,6 +175,39 @@ def _parse(raw: bytes) -> Finished | None:
     except (ValueError, TypeError, KeyError):
         return None  # not a record this version wrote: the line will simply be redone
     return entry
+
+
+def cues_path(output: Path) -> Path:
+    """Where a line's sentence cues are kept: a hidden sidecar next to its WAV.
+
+    Output names never start with '.', so no line can claim this name.
+    """
+    return output.with_name(f".{output.name}{CUES_SUFFIX}")
+
+
+def save_cues(output: Path, digest: str, frames: int, cues: list) -> None:
+    """Write the cues of a line before the manifest records it, so a resume still has them."""
+    from voiceclone_cli.output.atomic import atomic_write_bytes
+
+    record = {"hash": digest, "frames": frames, "cues": [[c.start, c.end, c.text] for c in cues]}
+    try:
+        atomic_write_bytes(cues_path(output), json.dumps(record, ensure_ascii=False).encode("utf-8"))
+    except OSError as exc:
+        raise OutputError(f"cannot write the cues of {output}: {exc.strerror or exc}") from None
+
+
+def load_cues(output: Path, entry: Finished) -> list | None:
+    """The cues saved with the line ``entry`` records, or None if there are none for that audio
+    (a line made without subtitles, or by an older version)."""
+    from voiceclone_cli.speech import Cue
+
+    try:
+        record = json.loads(cues_path(output).read_bytes())
+        if record["hash"] != entry.hash or int(record["frames"]) != entry.frames:
+            return None
+        return [Cue(float(start), float(end), str(text)) for start, end, text in record["cues"]]
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
 
 
 def output_is_intact(path: Path, entry: Finished) -> bool:

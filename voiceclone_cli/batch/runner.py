@@ -32,7 +32,15 @@ from voiceclone_cli.batch.failures import FAILED_NAME, FailureLog, retry_entry
 from voiceclone_cli.batch.inputs import SCRIPT, TEXT, BatchInput, BatchItem
 from voiceclone_cli.batch.join import join_outputs
 from voiceclone_cli.output.atomic import remove_stale_temps
-from voiceclone_cli.batch.manifest import Finished, Manifest, line_hash, output_is_intact
+from voiceclone_cli.batch.manifest import (
+    CUES_SUFFIX,
+    Finished,
+    Manifest,
+    line_hash,
+    load_cues,
+    output_is_intact,
+    save_cues,
+)
 from voiceclone_cli.batch.naming import SCRIPT_TEMPLATE, NameTemplate, check_output_name, count_width
 from voiceclone_cli.batch.results import (
     COMPLETE,
@@ -89,6 +97,8 @@ class BatchOptions:
     fail_fast: bool = False
     join: Path | None = None
     gap_seconds: float = 0.5
+    srt: Path | None = None  # subtitles of the --join file (checked by the caller)
+    vtt: Path | None = None
     use_markup: bool = True  # pause markup becomes silence (see prepare.markup)
     lexicon: Any = None  # prepare.lexicon.Lexicon, applied to every line
 
@@ -252,8 +262,8 @@ def _check_outdir(outdir: Path) -> None:
 
 
 def _batch_temp_target(name: str) -> bool:
-    """What batch writes in OUTDIR through temp files: line WAVs and failed.jsonl."""
-    return name.lower().endswith(".wav") or name == FAILED_NAME
+    """What batch writes in OUTDIR through temp files: line WAVs, their cues and failed.jsonl."""
+    return name.lower().endswith((".wav", CUES_SUFFIX)) or name == FAILED_NAME
 
 
 def _job_inputs(source: BatchInput, options: BatchOptions) -> list[NamedInput]:
@@ -321,7 +331,8 @@ class _BatchRun:
         self._sealed = False
         self._claimed: dict[str, int] = {}  # output name (case-folded) -> line that has it
         self._join_key = self._key_inside_outdir(options.join) if options.join else None
-        self._join_order: list[str] | None = [] if options.join else None
+        self._join_order: list[tuple[str, str]] | None = [] if options.join else None  # (output, text)
+        self._subtitles = options.join is not None and (options.srt is not None or options.vtt is not None)
 
     # ---- main thread ---------------------------------------------------------------------
 
@@ -379,7 +390,7 @@ class _BatchRun:
             digest = line_hash(text=self._spoken_identity(text), sample_sha256=self.voices.digest(sample),
                                speed=speed, pitch=pitch, engine=self.engine.name)
             if self._join_order is not None:
-                self._join_order.append(name)
+                self._join_order.append((name, text))
             if not self.options.force and self._already_done(name, path, digest):
                 self._settle(LineOutcome(item.line, name, SKIPPED))
                 return None
@@ -500,12 +511,33 @@ class _BatchRun:
                                     else "the batch did not finish")
             return
         try:
-            paths = [self.outdir / name for name in self._join_order or []]
-            summary.join_seconds = join_outputs(paths, self.join_target, self.options.gap_seconds)
+            paths = [self.outdir / name for name, _ in self._join_order or []]
+            joined = join_outputs(paths, self.join_target, self.options.gap_seconds)
+            summary.join_seconds = joined.seconds
             summary.join_file = self.options.join
+            if self._subtitles:
+                self._write_subtitles(joined.starts)
         except VoicecloneError as exc:
             summary.join_skipped = exc.message
             summary.error = exc
+
+    def _write_subtitles(self, starts: list[float]) -> None:
+        """The cues of every line, shifted to where the line starts in the joined file.
+
+        A line without saved cues (made without --srt/--vtt, or by an older version) gets one
+        cue with its whole text, spanning its audio.
+        """
+        from voiceclone_cli.output.subtitles import write_subtitles
+        from voiceclone_cli.speech import Cue
+
+        cues = []
+        for (name, text), start in zip(self._join_order or [], starts):
+            entry = self.manifest.finished(name)
+            if entry is None:  # cannot happen in a complete batch; a missing cue beats a crash
+                continue
+            line_cues = load_cues(self.outdir / name, entry) or [Cue(0.0, entry.frames / entry.rate, text)]
+            cues += [Cue(start + cue.start, start + cue.end, cue.text) for cue in line_cues]
+        write_subtitles(cues, srt=self.options.srt, vtt=self.options.vtt)
 
     def _outcome_error(self, summary: BatchSummary, stop_error: VoicecloneError | None) -> VoicecloneError | None:
         if summary.status == INTERRUPTED:
@@ -553,6 +585,8 @@ class _BatchRun:
                 line=job.item.line, output=job.output, hash=job.digest,
                 seconds=round(result.seconds, 3), frames=sink.frames, rate=result.rate,
             )
+            if self._subtitles:
+                save_cues(job.path, job.digest, sink.frames, result.cues)
             self._settle(LineOutcome(job.item.line, job.output, DONE, seconds=result.seconds), finished)
         except VoicecloneError as exc:
             self._fail(job.item, job.output, exc, from_engine=True)

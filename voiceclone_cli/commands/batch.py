@@ -28,7 +28,7 @@ EXAMPLES = """\
 
   voiceclone batch script.txt --sample me.wav -d out/
 
-  voiceclone batch dialogue.jsonl -s narrator.wav -d out/ -j 4 --join all.wav
+  voiceclone batch dialogue.jsonl -s narrator.wav -d out/ -j 4 --join all.wav --srt all.srt
 
   voiceclone batch chapters.txt -s me.wav -d book/ --name-template '{n}-{slug}'
 
@@ -76,6 +76,8 @@ def batch(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr: no progress bar, no summary table.")] = False,
     lexicon: options.LexiconFile = None,
     no_markup: options.NoMarkup = False,
+    srt: options.SrtFile = None,
+    vtt: options.VttFile = None,
     debug: options.Debug = False,
 ) -> None:
     """Speak every line of a text or JSONL file into its own WAV; re-runs resume where they stopped."""
@@ -86,6 +88,8 @@ def batch(
     setup_logging(quiet=quiet, debug=debug)
     if gap is not None and join is None:
         raise UsageError("--gap only applies with --join", hint="add --join all.wav, or drop --gap")
+    if join is None and (srt is not None or vtt is not None):
+        raise UsageError("subtitles follow the --join file", hint="add --join all.wav, or drop --srt/--vtt")
     fmt = input_format.value
     cast_map = parse_cast(cast or [])
     if cast_map and fmt == "auto" and not input_file.lower().endswith((".jsonl", ".ndjson")):
@@ -94,11 +98,12 @@ def batch(
         source = BatchInput.from_stream(binary_stdin(), fmt)
     else:
         source = BatchInput.from_path(Path(input_file), fmt)
+    _check_subtitles(srt, vtt, input_file, sample, join, lexicon)
     options = BatchOptions(
         outdir=outdir, sample=sample, voice=voice, cast=cast_map, speed=speed, pitch=pitch, strict_sample=strict_sample,
         jobs=jobs, name_template=name_template, force=force, fail_fast=fail_fast, join=join,
         gap_seconds=DEFAULT_GAP_SECONDS if gap is None else gap,
-        use_markup=not no_markup, lexicon=load_lexicon(lexicon),
+        use_markup=not no_markup, lexicon=load_lexicon(lexicon), srt=srt, vtt=vtt,
     )
     engine = open_engine(engine=engine_name, local=local, no_cache=no_cache, quiet=quiet, dry_run=dry_run,
                          max_workers=jobs,
@@ -120,6 +125,16 @@ def batch(
         emit(json.dumps(summary.to_dict()))
     if summary.error is not None:
         raise summary.error
+
+
+def _check_subtitles(srt: Path | None, vtt: Path | None, input_file: str, sample: Path | None,
+                     join: Path | None, lexicon: Path | None) -> None:
+    from voiceclone_cli.commands.options import check_subtitles
+    from voiceclone_cli.output.plan import NamedInput
+
+    named = [(Path(input_file) if input_file != "-" else None, "the batch input"), (sample, "the voice sample"),
+             (join, "the --join file"), (lexicon, "the lexicon")]
+    check_subtitles(srt, vtt, [NamedInput(path, role) for path, role in named if path is not None])
 
 
 def _dry_run(source, engine, options, *, as_json: bool, quiet: bool) -> None:
