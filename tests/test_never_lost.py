@@ -253,7 +253,7 @@ def test_sigterm_and_sighup_keep_the_existing_output_and_leave_no_temp(api_env, 
     assert proc.returncode == code, err
     assert f"stopped by {signame}".encode() in err and b"Traceback" not in err
     assert keep.read_bytes() == b"the take I want to keep"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.wav"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.wav"], err
 
 
 def test_sigterm_stops_a_batch_with_143_and_no_temp_files(api_env, sample_wav, tmp_path):
@@ -399,3 +399,20 @@ def test_join_errors_name_join_and_a_live_run_s_join_temp_survives(cli, api_env,
         assert sf.info(tmp_path / "all.wav").duration > 0.5
     finally:
         alive.communicate(b"")
+
+
+def test_a_signal_right_after_a_temp_file_appears_still_removes_it(tmp_path, monkeypatch):
+    """The race the SIGTERM test found under load: the file exists, create_temp has not returned."""
+    from voiceclone_cli.output import atomic
+
+    real_open = os.open
+
+    def open_then_interrupt(*args, **kwargs):
+        real_open(*args, **kwargs)
+        raise KeyboardInterrupt  # what a signal handler raises at the next bytecode
+
+    monkeypatch.setattr(atomic.os, "open", open_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        atomic.create_temp(tmp_path / "keep.wav")
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == [] and atomic.remove_live_temps() == 0

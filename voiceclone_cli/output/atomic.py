@@ -122,10 +122,22 @@ def remove_live_temps() -> int:
 
 
 def create_temp(target: Path, mode: int = 0o666) -> tuple[int, Path]:
-    """Create (exclusively) and register a temp file for ``target``; return (fd, path)."""
+    """Create (exclusively) and register a temp file for ``target``; return (fd, path).
+
+    The name is registered before the file exists, so an exit on a signal that lands right
+    after the file is created (before this returns) still removes it. The name is random and
+    created exclusively: whatever is found under it when something fails here is ours.
+    """
     tmp = temp_path_for(target)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     register_temp(tmp)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except FileExistsError:
+        release_temp(tmp)
+        raise
+    except BaseException:  # e.g. SIGTERM handled just after the file appeared
+        discard_temp(tmp)
+        raise
     return fd, tmp
 
 
