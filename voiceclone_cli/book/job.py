@@ -357,7 +357,7 @@ def _write_one_file(book: Book, parts: list[_Chapter], options: BookOptions, gai
     total = timeline[-1].start + timeline[-1].seconds
     marks = [ChapterMark(c.title, c.start, timeline[i + 1].start if i + 1 < len(timeline) else total)
              for i, c in enumerate(timeline)]
-    info = BookInfo(book.title, book.author)
+    info = BookInfo(book.title, book.author, book.cover, book.cover_mime)
     target = options.output  # the caller resolved links (output.plan.inspect_output)
     if options.format_name == M4B:
         write_m4b(target, _book_blocks(parts, gain_db), rate, marks, info, shown=options.output)

@@ -1,8 +1,11 @@
 """Chaptered book files: one m4b (AAC in MP4) or MP3 with chapter marks, or one file per chapter.
 
 - ``.m4b``: written with PyAV (its wheel bundles FFmpeg): AAC, MP4 chapter marks with titles,
-  title/artist/album metadata. The cover is not embedded: PyAV 18 cannot give a stream the
-  attached-picture role in MP4 (FFmpeg's muxer writes it as a stray data track instead).
+  title/artist/album metadata, and the book's cover as iTunes artwork (the ``covr`` atom) when
+  it is a JPEG or PNG. The cover goes in as a stream with the attached-picture disposition and
+  one packet holding the image file; FFmpeg's ``mp4`` muxer turns that into ``covr``. The
+  ``ipod`` muxer is not used because it refuses image streams; ``mp4`` with the ``M4A `` brand
+  writes the same boxes (plus ISO bitrate boxes) that players read as an audiobook.
 - ``.mp3``: libsndfile's MP3 frames behind an ID3v2.3 tag written here: TIT2/TPE1/TALB plus one
   CHAP frame per chapter and a CTOC table of contents (ID3v2 Chapter Frame Addendum 1.0).
 - ``.wav``/``.flac``/``.ogg``: the audio alone (libsndfile cannot write chapter marks);
@@ -13,6 +16,7 @@ Every file is written to a PID-owned temp file next to its target and renamed wh
 
 from __future__ import annotations
 
+import logging
 import shutil
 import struct
 from collections.abc import Iterable
@@ -25,7 +29,10 @@ import numpy as np
 from voiceclone_cli.errors import OutputError
 from voiceclone_cli.output import atomic
 
+log = logging.getLogger(__name__)
+
 M4B_BITRATE = 64_000  # mono speech: transparent enough, ~29 MB an hour
+M4B_BRAND = "M4A "  # the ftyp major brand FFmpeg's ipod muxer wrote: what iTunes-style players expect
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,65 @@ class ChapterMark:
 class BookInfo:
     title: str
     author: str | None = None
+    cover: bytes | None = None  # image file bytes (EPUB cover), embedded as m4b artwork
+    cover_mime: str | None = None  # what the book says the cover is; only used to explain a skip
+
+
+@dataclass(frozen=True)
+class Artwork:
+    codec: str  # FFmpeg codec name: "mjpeg" or "png"
+    width: int
+    height: int
+    data: bytes
+
+
+def cover_artwork(data: bytes | None, mime: str | None = None) -> Artwork | None:
+    """The cover as MP4 artwork, or None (with a warning) when MP4 players cannot show it.
+
+    The type comes from the bytes, not the EPUB's media-type, which is sometimes wrong. Only
+    JPEG and PNG are valid in ``covr``; converting others would need an image library."""
+    if not data:
+        return None
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        width, height = struct.unpack(">II", data[16:24]) if data[12:16] == b"IHDR" and len(data) >= 24 else (0, 0)
+        codec = "png"
+    elif data.startswith(b"\xff\xd8"):
+        width, height = _jpeg_size(data)
+        codec = "mjpeg"
+    else:
+        log.warning("the book's cover (%s) is not embedded: m4b artwork must be JPEG or PNG",
+                    mime or "unknown type")
+        return None
+    if not width or not height:
+        log.warning("the book's cover is not embedded: its %s data is damaged (no image size)",
+                    "PNG" if codec == "png" else "JPEG")
+        return None
+    return Artwork(codec, width, height, data)
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from the first start-of-frame segment; (0, 0) if there is none."""
+    at = 2
+    while at + 4 <= len(data):
+        if data[at] != 0xFF:
+            return 0, 0
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            at += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # markers without a length
+            at += 2
+            continue
+        if marker in (0xD9, 0xDA):  # end of image, or scan data before any frame header
+            return 0, 0
+        (length,) = struct.unpack(">H", data[at + 2:at + 4])
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            if at + 9 > len(data):
+                return 0, 0
+            height, width = struct.unpack(">HH", data[at + 5:at + 9])
+            return width, height
+        at += 2 + length
+    return 0, 0
 
 
 def write_m4b(target: Path, blocks: Iterable[np.ndarray], rate: int, marks: list[ChapterMark],
@@ -47,15 +113,17 @@ def write_m4b(target: Path, blocks: Iterable[np.ndarray], rate: int, marks: list
     import av
 
     shown = shown or target
+    artwork = cover_artwork(info.cover, info.cover_mime)
     fd, tmp = atomic.create_temp(target)
     try:
         import os
 
         os.close(fd)
-        container = av.open(str(tmp), "w", format="ipod")
+        container = av.open(str(tmp), "w", format="mp4", options={"brand": M4B_BRAND})
         try:
             stream = container.add_stream("aac", rate=rate, layout="mono")
             stream.bit_rate = M4B_BITRATE
+            picture = _add_artwork(container, artwork) if artwork else None
             container.metadata.update({"title": info.title, "album": info.title})
             if info.author:
                 container.metadata.update({"artist": info.author, "album_artist": info.author})
@@ -65,6 +133,8 @@ def write_m4b(target: Path, blocks: Iterable[np.ndarray], rate: int, marks: list
                  "time_base": Fraction(1, 1000), "metadata": {"title": mark.title}}
                 for number, mark in enumerate(marks, start=1)
             ])
+            if picture is not None:
+                container.mux(picture)
             frames = 0
             for block in blocks:
                 if not len(block):
@@ -88,6 +158,19 @@ def write_m4b(target: Path, blocks: Iterable[np.ndarray], rate: int, marks: list
         atomic.discard_temp(tmp)
         raise
     return frames
+
+
+def _add_artwork(container, artwork: Artwork):
+    """Add the cover stream; return its one packet, to mux before any audio."""
+    import av
+
+    stream = container.add_mux_stream(artwork.codec, width=artwork.width, height=artwork.height)
+    stream.disposition = av.stream.Disposition.attached_pic
+    packet = av.Packet(artwork.data)
+    packet.stream = stream
+    packet.pts = packet.dts = 0
+    packet.is_keyframe = True
+    return packet
 
 
 def write_mp3_with_chapters(target: Path, mp3_audio: Path, marks: list[ChapterMark], info: BookInfo,
