@@ -49,6 +49,7 @@ def engine_only(runs: int, parallel: int = 2) -> tuple[float, float]:
     and the engine's own throughput with ``parallel`` of them at once (what 2 clients can reach
     at best on this machine, as loaded as it is right now)."""
     from voiceclone_cli.engines.local.engine import LocalEngine
+    from voiceclone_cli.prepare.sample import prepare_sample
     from voiceclone_cli.speech import speak
 
     class NullSink:
@@ -59,7 +60,7 @@ def engine_only(runs: int, parallel: int = 2) -> tuple[float, float]:
         def abort(self): pass
 
     engine = LocalEngine(use_cache=True)
-    voice = engine.prepare_voice(SAMPLE)
+    voice = engine.prepare_voice(prepare_sample(SAMPLE))
     speak(TEXT, engine, voice, NullSink(), prefetch=1)  # model load and first-call costs
     times = []
     for _ in range(runs):
