@@ -1,6 +1,5 @@
 """``voiceclone say``: parse options, pick text/sample/output, call ``speech.speak``, report."""
 
-from __future__ import annotations
 
 import json
 from pathlib import Path
