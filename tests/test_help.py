@@ -62,11 +62,11 @@ def _flat(text: str) -> str:
 
 
 @pytest.mark.parametrize("path, expected", [
-    (["batch"], ["Usage: voiceclone batch [OPTIONS] INPUT ", "--outdir -d DIR", "--jobs -j N [1<=x<=32]",
-                 "--input-format auto|text|jsonl", "--join FILE", "--gap SECONDS", "--speed 0.5..2.0 Speech"]),
-    (["say"], ["Usage: voiceclone say [OPTIONS] [TEXT] ", "--sample -s PATH", "--format wav|flac|ogg|mp3",
+    (["batch"], ["Usage: voiceclone batch [OPTIONS] INPUT ", "-d, --outdir DIR", "-j, --jobs N",
+                 "--input-format auto|text|jsonl|script", "--join FILE", "--gap SECONDS", "--speed 0.5..2.0 Speech"]),
+    (["say"], ["Usage: voiceclone say [OPTIONS] [TEXT] ", "-s, --sample PATH", "--format wav|flac|ogg|mp3",
                "--sample-rate HZ", "--timeout SECONDS", "--endpoint URL", "--api-key KEY",
-               "--pitch -1.0..1.0 Pitch", "--play Play", "--retries N [0<=x<=20]"]),
+               "--pitch -1.0..1.0 Pitch", "--play Play", "--retries N Retries"]),
     (["config", "set"], ["Usage: voiceclone config set [OPTIONS] KEY [VALUE] "]),
 ])
 def test_value_options_show_a_metavar_and_flags_show_none(cli, path, expected):

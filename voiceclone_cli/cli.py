@@ -243,6 +243,9 @@ def _run(argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         return _interrupted(as_json)
     except click_exception as exc:  # bad flags, missing arguments, out-of-range values
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help, on stdout
+            common.emit(exc.format_message().rstrip("\n"))
+            return int(ExitCode.USAGE)
         message = exc.format_message()
         if not message:  # an empty one follows help shown for a bare group: nothing to add
             return int(ExitCode.USAGE)
