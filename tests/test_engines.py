@@ -220,3 +220,18 @@ def test_in_a_terminal_say_reserves_a_default_name(api_env, sample_wav, tmp_path
     assert f"wrote {made.name}" in r.stderr and sf.info(made).duration > 0.2
     refused = run_cli(["say", "-s", sample_wav, "Hello.", "-o", "-"], stdout_tty=True)
     assert refused.code == 2 and "terminal" in refused.stderr
+
+
+def test_the_remote_engine_registers_its_key_for_scrubbing_without_the_cli():
+    """Library use (run_batch, speak) scrubs the key too: the engine, not the CLI, registers it."""
+    import voiceclone_cli as vc
+    from voiceclone_cli.redaction import scrub
+    from voiceclone_cli.settings import resolve
+
+    key = "vc-library-only-key-5555aaaa"
+    assert scrub(f"server echoed {key}") == f"server echoed {key}"  # nothing registered it yet
+    engine = vc.get_engine("remote", resolve({"api-key": key}), cache=False)
+    try:
+        assert scrub(f"server echoed {key}") == "server echoed ****"
+    finally:
+        engine.close()

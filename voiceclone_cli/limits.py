@@ -21,3 +21,4 @@ SPEED_RANGE = (SPEED_MIN, SPEED_MAX)
 PITCH_RANGE = (PITCH_MIN, PITCH_MAX)
 SAMPLE_HELP = (f"Voice sample: {', '.join(SAMPLE_FORMATS[:-1])} or {SAMPLE_FORMATS[-1]}, "
                f"{SAMPLE_MIN_SECONDS:g}-{SAMPLE_MAX_SECONDS:g} s.")
+SAMPLE_WINDOW = f"{SAMPLE_MIN_SECONDS:g}-{SAMPLE_MAX_SECONDS:g} s"  # as hints say it: "record 5-30 s"

@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from voiceclone_cli.commands.presentation import Command, Group
+from voiceclone_cli.limits import SAMPLE_HELP
 from voiceclone_cli.commands.common import HELP_OPTIONS, emit, info, setup_logging
 
 app = typer.Typer(
@@ -62,7 +63,7 @@ def _report_stored(stored, verb: str, as_json: bool, quiet: bool) -> None:
     "  voiceclone voices add Ana new-take.m4a --force --note 'second take'"))
 def add(
     name: Annotated[str, typer.Argument(metavar="NAME", help="1-40 letters, digits, '-', '_' or '.'.", show_default=False)],
-    sample: Annotated[Path, typer.Argument(metavar="SAMPLE", help="The voice sample: WAV, MP3 or M4A, 5-30 s.", show_default=False)],
+    sample: Annotated[Path, typer.Argument(metavar="SAMPLE", help=SAMPLE_HELP, show_default=False)],
     force: Annotated[bool, typer.Option("--force", help="Replace a voice of that name.")] = False,
     strict_sample: Annotated[bool, typer.Option("--strict-sample", help="Refuse a sample that is too long or too large instead of fitting it.")] = False,
     note: Annotated[str, typer.Option("--note", metavar="TEXT", help="A note kept with the voice.")] = "",

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, BinaryIO
 
 from voiceclone_cli import limits
+from voiceclone_cli.limits import SAMPLE_WINDOW
 from voiceclone_cli.errors import SampleError, open_error
 
 if TYPE_CHECKING:
@@ -202,13 +203,13 @@ def prepare_sample(path: Path | str, *, strict: bool = False) -> PreparedSample:
             hint="re-export the sample as a 16-bit WAV",
         ) from exc
     if len(samples) == 0 or rate <= 0:
-        raise SampleError(f"{path.name} holds no audio", hint="record 5-30 s of speech")
+        raise SampleError(f"{path.name} holds no audio", hint=f"record {SAMPLE_WINDOW} of speech")
     _check_decoded(path, samples, rate)
     seconds = len(samples) / rate
     if seconds < MIN_SECONDS:
         raise SampleError(
             f"sample is {seconds:.1f} s long; at least {MIN_SECONDS:.0f} s of speech is needed",
-            hint="record 5-30 s of clear speech",
+            hint=f"record {SAMPLE_WINDOW} of clear speech",
         )
     if _levels_db(samples, rate).max() < _SILENCE_DBFS:
         raise SampleError(
@@ -304,7 +305,7 @@ def _check_regular(path: Path, info: os.stat_result) -> None:
     if stat.S_ISDIR(info.st_mode):
         raise SampleError(f"sample is a directory: {path}", hint="give an audio file as the sample")
     if stat.S_ISCHR(info.st_mode) and info.st_rdev == _devnull_rdev():
-        raise SampleError(f"sample {path} is empty", hint="record 5-30 s of speech")
+        raise SampleError(f"sample {path} is empty", hint=f"record {SAMPLE_WINDOW} of speech")
     for is_kind, kind in _SPECIAL_FILES:
         if is_kind(info.st_mode):
             raise SampleError(
@@ -312,7 +313,7 @@ def _check_regular(path: Path, info: os.stat_result) -> None:
                 hint="save the audio to a regular file first and give that file",
             )
     if info.st_size == 0:
-        raise SampleError(f"sample {path} is empty", hint="record 5-30 s of speech")
+        raise SampleError(f"sample {path} is empty", hint=f"record {SAMPLE_WINDOW} of speech")
     if info.st_size > _READ_LIMIT_BYTES:
         raise _too_large(path, info.st_size)
 
@@ -320,7 +321,7 @@ def _check_regular(path: Path, info: os.stat_result) -> None:
 def _too_large(path: Path, size: int) -> SampleError:
     return SampleError(
         f"{path.name} is {size / 1e6:.0f} MB: far too large for a voice sample",
-        hint="cut a 5-30 s clip of clear speech",
+        hint=f"cut a {SAMPLE_WINDOW} clip of clear speech",
     )
 
 

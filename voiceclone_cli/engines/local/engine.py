@@ -17,6 +17,7 @@ from typing import Any
 
 from voiceclone_cli.engines.local import LOCAL_EXTRA_HINT, LOCAL_MODULES
 from voiceclone_cli.engines.registry import missing_modules
+from voiceclone_cli.limits import SAMPLE_WINDOW
 from voiceclone_cli.errors import EngineUnavailableError, SampleError
 from voiceclone_cli.engines.local.profile_cache import ProfileCache, models_dir
 from voiceclone_cli.prepare.sample import PreparedSample
@@ -114,7 +115,7 @@ class LocalEngine:
             profile = analyze_sample(sample.samples, sample.rate)
         except ValueError as exc:  # e.g. too little voiced speech to learn a voice from
             raise SampleError(f"cannot learn a voice from {sample.source}: {exc}",
-                              hint="use 5-30 s of clear speech") from None
+                              hint=f"use {SAMPLE_WINDOW} of clear speech") from None
         if self.use_cache:
             self.cache.store(key, profile.to_arrays())
         return LocalVoice(sample, profile, from_cache=False)

@@ -22,6 +22,7 @@ from voiceclone_cli.audio.wav import Audio
 from voiceclone_cli.engines.pocket.effects import EFFECTS_VERSION, change_speed_and_pitch
 from voiceclone_cli.engines.pocket.voice_cache import VoiceStateCache
 from voiceclone_cli.engines.pocket.weights import FETCH_COMMAND, ModelFiles
+from voiceclone_cli.limits import SAMPLE_WINDOW
 from voiceclone_cli.errors import EngineUnavailableError, SampleError, TextError
 
 if TYPE_CHECKING:
@@ -183,7 +184,7 @@ class PocketEngine:
                 return model.get_state_for_audio_prompt(torch.from_numpy(audio.samples.copy())[None, :])
             except (ValueError, RuntimeError) as exc:
                 raise SampleError(f"cannot learn a voice from {sample.source}: {exc}",
-                                  hint="use 5-30 s of clear speech") from None
+                                  hint=f"use {SAMPLE_WINDOW} of clear speech") from None
 
     def chunk_seed(self, text: str, voice: PocketVoice) -> int:
         digest = hashlib.sha256(f"{self.seed}\n{voice.sample.sha256}\n{text}".encode()).digest()
