@@ -235,3 +235,13 @@ def test_the_remote_engine_registers_its_key_for_scrubbing_without_the_cli():
         assert scrub(f"server echoed {key}") == "server echoed ****"
     finally:
         engine.close()
+
+
+def test_the_library_never_writes_over_its_sample(api_env, sample_wav, tmp_path):
+    import voiceclone_cli as vc
+
+    mine = tmp_path / "me.wav"
+    mine.write_bytes(sample_wav.read_bytes())
+    with pytest.raises(vc.VoicecloneError, match="voice sample"):
+        vc.speak("Hello there.", mine, output=mine)
+    assert mine.read_bytes() == sample_wav.read_bytes() and api_env.requests == []

@@ -65,11 +65,13 @@ def speak(text: str, voice: str | Path | PreparedSample, *, engine: Any = None, 
     speaker_engine = get_engine(engine, settings) if owned else engine
     try:
         if sink is None:
-            from voiceclone_cli.output.plan import inspect_output
             from voiceclone_cli.output.formats import format_for
+            from voiceclone_cli.output.plan import NamedInput, inspect_output
             from voiceclone_cli.output.sinks import AudioFileSink
 
-            target = inspect_output(Path(output))
+            # The sample is never an output: the same refusal as the CLI's (exit 2).
+            inputs = [NamedInput(Path(prepared.source), "the voice sample")]
+            target = inspect_output(Path(output), inputs=inputs)
             sink = AudioFileSink(target.path, format_for(Path(output), None), shown=Path(output))
         return run(text, speaker_engine, speaker_engine.prepare_voice(prepared), sink, speed=speed, pitch=pitch)
     finally:
