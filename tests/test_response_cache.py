@@ -337,3 +337,34 @@ def test_a_killed_say_re_run_sends_only_the_unanswered_chunks(server, sample_wav
     assert _say_process(["-s", sample_wav, LONG, "-o", reference], fresh).wait(timeout=120) == 0
     assert len(resent) == len(server.requests) - answered_before_kill
     assert np.array_equal(read_audio(out)[0], read_audio(reference)[0])
+
+
+def test_a_chunk_asked_for_by_several_workers_at_once_is_made_once(tmp_path):
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    release = threading.Event()
+
+    class Slow(_CountingEngine):
+        def synthesize(self, text, voice, *, speed=1.0, pitch=0.0):
+            release.wait(10)  # held until every other worker waits for this answer
+            return super().synthesize(text, voice, speed=speed, pitch=pitch)
+
+    engine = CachedEngine(Slow("v1"), ResponseCache(tmp_path, max_bytes=0))  # even with storing off
+    voice = engine.prepare_voice(SimpleNamespace(sha256="ab" * 32))
+    results = []
+    workers = [threading.Thread(target=lambda: results.append(engine.synthesize("Yes.", voice))) for _ in range(4)]
+    for w in workers:
+        w.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the three others are blocked on the first one's answer
+        pending = list(engine._inflight.values())
+        if pending and len(pending[0]._condition._waiters) == 3:
+            break
+        time.sleep(0.001)  # polling for a state, not waiting for an outcome
+    release.set()
+    for w in workers:
+        w.join(10)
+    assert engine.engine.calls == 1 and len(results) == 4
+    assert all(np.array_equal(r.samples, results[0].samples) for r in results)

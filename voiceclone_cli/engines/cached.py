@@ -7,6 +7,8 @@ thread-safe and the wrapper keeps no per-call state.
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +43,8 @@ class CachedEngine:
         self.first_chunk_chars = engine.first_chunk_chars
         self.max_workers = engine.max_workers
         self.cpu_bound = engine.cpu_bound
+        self._inflight: dict[str, Future] = {}  # chunks being made now, by key
+        self._inflight_lock = threading.Lock()
         self.sample_rate = getattr(engine, "sample_rate", None)
         self.endpoint = cache_scope(engine)
 
@@ -70,12 +74,30 @@ class CachedEngine:
         return CachedVoice(sample, self.engine.prepare_voice(sample))
 
     def synthesize(self, text: str, voice: Any, *, speed: float = 1.0, pitch: float = 0.0) -> Audio:
+        """From the cache, else from the engine — once: a worker asking for a chunk another
+        worker is already making (a line repeated in a script) waits for that answer."""
         key = self.key(text, voice, speed=speed, pitch=pitch)
         audio = self.cache.get(key)
-        if audio is None:
+        if audio is not None:
+            return audio
+        with self._inflight_lock:
+            pending = self._inflight.get(key)
+            mine = pending is None
+            if mine:
+                pending = self._inflight[key] = Future()
+        if not mine:
+            return pending.result()
+        try:
             audio = self.engine.synthesize(text, voice.inner, speed=speed, pitch=pitch)
             self.cache.put(key, audio)
-        return audio
+            pending.set_result(audio)
+            return audio
+        except BaseException as exc:
+            pending.set_exception(exc)
+            raise
+        finally:
+            with self._inflight_lock:
+                del self._inflight[key]
 
     def stats(self) -> dict[str, int]:
         return {**self.engine.stats(), "cache_hits": self.cache.hits}
