@@ -283,6 +283,14 @@ def test_encrypted_content_is_refused_as_drm(tmp_path):
     assert "DRM-protected" in error.message and "drm.epub" in error.message
 
 
+def test_encryption_without_an_algorithm_is_refused_as_drm_not_a_crash(tmp_path):
+    book = EpubBook()
+    book.add("c.xhtml", "<p>Secret.</p>", toc="One")
+    book.extra["META-INF/encryption.xml"] = ENCRYPTION.format(algorithm="", uri="OEBPS/c.xhtml").replace(
+        ' Algorithm=""', "")
+    assert "DRM-protected" in refused(book.build(tmp_path / "bare.epub")).message
+
+
 def test_font_obfuscation_is_not_drm(tmp_path):
     book = EpubBook()
     book.add("c.xhtml", "<p>Open.</p>", toc="One")

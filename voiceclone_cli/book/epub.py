@@ -192,7 +192,7 @@ def _refuse_drm(archive: _Archive) -> None:
     tree = archive.tree("META-INF/encryption.xml")
     for data in tree.iter("encrypteddata"):
         method = data.find("encryptionmethod")
-        algorithm = method.get("algorithm").lower() if method is not None else ""
+        algorithm = (method.get("algorithm") or "").lower() if method is not None else ""
         if algorithm not in _FONT_OBFUSCATION:
             raise InputError(
                 f"{archive.path} is DRM-protected: its content is encrypted",
