@@ -53,7 +53,8 @@ class RateLimiter:
         if self.rate is None:
             return 0.0
         now = time.monotonic()
-        capacity, refill = self.rate.requests, self.rate.per_second
+        # A bucket holds at least one request, so a rate under 1/s (0.5/s) still lets some through.
+        capacity, refill = max(1.0, self.rate.requests), self.rate.per_second
         with self._lock:
             tokens, last = self._buckets.get(key, (capacity, now))
             tokens = min(capacity, tokens + (now - last) * refill)
