@@ -120,6 +120,22 @@ def test_outdir_gets_one_file_per_chapter_and_chapters_json(engine_and_voice, tm
     assert sorted(p.name for p in outdir.iterdir()) == ["01-chapter-1.flac", "02-chapter-2.flac", "chapters.json"]
 
 
+def test_outdir_temps_of_a_killed_run_are_removed_and_others_kept(engine_and_voice, tmp_path):
+    from tests.conftest import dead_pid
+    from voiceclone_cli.output.atomic import temp_path_for
+
+    engine, voice = engine_and_voice
+    book = make_book(chapters=2, sentences=2)
+    outdir = tmp_path / "chapters"
+    outdir.mkdir()
+    stale = temp_path_for(outdir / "01-chapter-1.flac", pid=dead_pid())
+    foreign = temp_path_for(outdir / "my-notes.txt", pid=dead_pid())  # not a file this book writes
+    stale.write_bytes(b"half a chapter")
+    foreign.write_bytes(b"kept")
+    run_book(book, book.selected(), engine, voice, BookOptions(outdir=outdir, format_name="flac"))
+    assert not stale.exists() and foreign.exists()
+
+
 # ---- the command ---------------------------------------------------------------------------
 
 
@@ -149,6 +165,12 @@ def test_dry_run_counts_requests_and_writes_nothing(a_book, api_env, cli, sample
     report = json.loads(result.out)
     assert report["chapters"] == 3 and report["requests"] >= 6 and report["jobs"] == 4
     assert not api_env.requests and not out.exists() and not list(tmp_path.glob(".*"))
+
+
+def test_dry_run_into_a_folder_creates_no_folder(a_book, api_env, cli, sample_wav, tmp_path):
+    result = cli(["book", a_book, "-s", sample_wav, "-d", tmp_path / "chapters", "--dry-run"])
+    assert result.code == 0, result.stderr
+    assert not (tmp_path / "chapters").exists() and not api_env.requests
 
 
 def test_book_command_writes_the_book_and_a_json_summary(a_book, api_env, cli, sample_wav, tmp_path):

@@ -380,11 +380,14 @@ def _write_one_file(book: Book, parts: list[_Chapter], options: BookOptions, gai
 
 
 def _write_chapter_files(book: Book, parts: list[_Chapter], options: BookOptions, gain_db: float) -> list[ChapterResult]:
-    from voiceclone_cli.output.atomic import atomic_write_bytes
+    from voiceclone_cli.output.atomic import atomic_write_bytes, remove_stale_temps
     from voiceclone_cli.output.sinks import AudioFileSink
 
     fmt = FORMATS[options.format_name]
     gain = 10 ** (gain_db / 20)
+    names = {chapter_file_name(position, part.chapter, len(parts), fmt.name)
+             for position, part in enumerate(parts, start=1)} | {"chapters.json"}
+    remove_stale_temps(options.outdir, targets=names.__contains__)  # left by a run killed mid-write
     results = []
     for position, (part, timed) in enumerate(zip(parts, _timeline(parts)), start=1):
         name = chapter_file_name(position, part.chapter, len(parts), fmt.name)

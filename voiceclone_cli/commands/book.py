@@ -169,7 +169,7 @@ def book(
         output = target.path
         inputs.append(NamedInput(output, "the book file"))
     else:
-        _check_outdir(outdir)
+        _check_outdir(outdir, create=not dry_run)
     options.check_subtitles(srt, vtt, inputs)
     run_options = BookOptions(
         output=output, outdir=outdir, format_name=fmt, speed=speed, pitch=pitch, jobs=jobs,
@@ -192,9 +192,14 @@ def book(
         emit(json.dumps({**summary.to_dict(), "engine": engine.name, "jobs": jobs}))
 
 
-def _check_outdir(outdir: Path) -> None:
+def _check_outdir(outdir: Path, *, create: bool) -> None:
+    """A dry run only looks: it leaves no folder behind."""
     from voiceclone_cli.errors import OutputError
 
+    if not create:
+        if outdir.exists() and not outdir.is_dir():
+            raise OutputError(f"-d {outdir} is not a directory", hint="give a folder name")
+        return
     try:
         outdir.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
