@@ -209,23 +209,30 @@ def test_two_runs_in_the_same_second_never_pick_the_same_name(tmp_path):
     assert sorted(n.name for n in names)[0] == "voiceclone-20261130-071418-2.wav"
 
 
-def test_a_failed_run_gives_its_reserved_name_back(api_env, tmp_path):
-    """In a terminal (no -o) the name is reserved at once; a refused sample must not leave it."""
+@pytest.mark.parametrize("bad_sample, text", [(True, "Hello."), (False, "[pause 1s]")], ids=["bad sample", "only markup"])
+def test_a_failed_run_gives_its_reserved_name_back(api_env, sample_wav, tmp_path, bad_sample, text):
+    """In a terminal (no -o) the name is reserved at once; a refused sample or a text with
+    nothing to speak must not leave it."""
     import pty
+    import shutil
 
     from tests.test_entrypoint import BIN, env_for
 
-    bad = tmp_path / "bad.wav"
-    bad.write_bytes(b"RIFF" + b"\0" * 100)
+    sample = tmp_path / "sample.wav"
+    if bad_sample:
+        sample.write_bytes(b"RIFF" + b"\0" * 100)
+    else:
+        shutil.copy(sample_wav, sample)
     master, slave = pty.openpty()
     try:
-        proc = subprocess.run([BIN, "say", "-s", bad, "Hello."], stdout=slave, stderr=subprocess.PIPE,
+        proc = subprocess.run([BIN, "say", "-s", sample, text], stdout=slave, stderr=subprocess.PIPE,
                               stdin=subprocess.DEVNULL, cwd=tmp_path, env=env_for(api_env), timeout=60)
     finally:
         os.close(slave)
         os.close(master)
-    assert proc.returncode == 3
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.wav"]
+    assert proc.returncode == 3, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sample.wav"]
+    assert not api_env.requests
 
 
 # ---- signals ----------------------------------------------------------------------------------------

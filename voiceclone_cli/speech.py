@@ -134,7 +134,11 @@ def speak(
     on_progress: ProgressCallback | None = None,
 ) -> SpeakResult:
     """Speak ``text`` into ``sink``; on any failure the sink is aborted and the error re-raised."""
-    items = speech_items(text, engine, use_markup=use_markup, lexicon=lexicon)
+    try:
+        items = speech_items(text, engine, use_markup=use_markup, lexicon=lexicon)
+    except BaseException:  # e.g. text that is only markup: give back a name reserved for the output
+        sink.abort()
+        raise
     chunks = [item for item in items if isinstance(item, str)]
     workers = max(1, min(prefetch, engine.max_workers, len(chunks)))
     results = OrderedPrefetcher(
