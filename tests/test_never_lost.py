@@ -67,6 +67,20 @@ def test_batch_join_refuses_to_write_over_the_sample_or_the_input(cli, api_env, 
     assert not (tmp_path / "out").exists()
 
 
+def test_batch_join_never_writes_over_a_cast_sample_or_a_line_s_sample(cli, api_env, my_sample, tmp_path):
+    before = _digest(my_sample)
+    play = write_lines(tmp_path / "play.txt", ["Ana: Hello.", "Ana: Bye."])
+    r = run_batch(cli, play, "--input-format", "script", "--cast", f"ana={my_sample}",
+                  "-d", tmp_path / "out", "--join", my_sample)
+    assert r.code == 2 and "--join" in r.stderr and "--cast ana" in r.stderr
+    assert api_env.requests == []
+    lines = tmp_path / "s.jsonl"
+    lines.write_text(json.dumps({"text": "Mine.", "sample": str(my_sample)}) + "\n")
+    r = run_batch(cli, lines, "-d", tmp_path / "out", "--join", my_sample, "--json")
+    assert r.code == 10 and "is the --join file" in json.loads(r.stdout)["failures"][0]["reason"]
+    assert _digest(my_sample) == before and api_env.requests == []
+
+
 def test_a_batch_line_never_writes_over_a_voice_sample(cli, api_env, sample_wav, tmp_path):
     out = tmp_path / "out"
     out.mkdir()

@@ -273,6 +273,8 @@ def _job_inputs(source: BatchInput, options: BatchOptions) -> list[NamedInput]:
         inputs.append(NamedInput(source.path, "the batch input"))
     if options.sample is not None:
         inputs.append(NamedInput(options.sample, "the voice sample"))
+    inputs += [NamedInput(ref, f"the voice sample of --cast {speaker}")
+               for speaker, ref in options.cast.items() if isinstance(ref, Path)]
     return inputs
 
 
@@ -384,6 +386,9 @@ class _BatchRun:
             sample = self.line_voice(item)
             if sample is None:
                 raise InputError('no voice for this line: give --sample or --voice, or a "sample" or "voice" key')
+            if (isinstance(sample, Path) and self.join_target is not None
+                    and same_file(self.join_target.path, sample)):
+                raise InputError(f"this line's voice sample {sample} is the --join file: joining would destroy it")
             path = self._output_path(name, sample)
             speed = self.options.speed if item.speed is None else item.speed
             pitch = self.options.pitch if item.pitch is None else item.pitch
