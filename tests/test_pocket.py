@@ -605,3 +605,28 @@ def test_engine_status_never_imports_torch(hub_env):
                           timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "False"]
+
+
+def _model_files(folder: Path):
+    from voiceclone_cli.engines.pocket.weights import ModelFiles
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "model.safetensors").write_bytes(b"weights bytes")
+    (folder / "tokenizer.json").write_bytes(b"{}")
+    config = {"weights_path": "model.safetensors", "flow_lm": {"lookup_table": {"tokenizer_path": "tokenizer.json"}}}
+    return ModelFiles(config, folder / "model.safetensors", folder / "tokenizer.json", origin=str(folder))
+
+
+@needs_extra
+def test_fetch_to_its_own_folder_keeps_the_weights_and_a_bad_folder_is_one_line(tmp_path):
+    from voiceclone_cli.engines.pocket.weights import write_folder
+    from voiceclone_cli.errors import OutputError
+
+    model = _model_files(tmp_path / "model")
+    write_folder(model, tmp_path / "model")  # --to the folder it already lives in
+    assert model.weights.read_bytes() == b"weights bytes" and model.tokenizer.read_bytes() == b"{}"
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(OutputError, match="is not a folder"):
+        write_folder(model, tmp_path / "a-file")
+    with pytest.raises(OutputError, match="cannot write the model"):
+        write_folder(model, tmp_path / "a-file" / "inside")

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voiceclone_cli.errors import EngineUnavailableError, ServerError
+from voiceclone_cli.errors import EngineUnavailableError, OutputError, ServerError
 
 log = logging.getLogger("voiceclone.pocket")
 
@@ -295,11 +295,28 @@ def resolve(*, download_missing: bool, progress: bool = True) -> ModelFiles | No
 
 
 def write_folder(model: ModelFiles, folder: Path) -> Path:
-    """Copy a model into a self-contained folder for a machine without the hub."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Copy a model into a self-contained folder for a machine without the hub.
+
+    Each file is written atomically (a killed copy leaves no half weights that would load
+    as garbage), and a file that already is the source (``--to`` the model's own folder) is
+    left alone."""
     import yaml
 
-    for source, name in zip((model.weights, model.tokenizer), file_names(model.config)):
-        shutil.copyfile(source, folder / name)
-    (folder / FOLDER_CONFIG).write_text(yaml.safe_dump(model.config, sort_keys=False), encoding="utf-8")
+    from voiceclone_cli.output.atomic import atomic_open, atomic_write_bytes
+    from voiceclone_cli.output.plan import same_file
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for source, name in zip((model.weights, model.tokenizer), file_names(model.config)):
+            if (folder / name).exists() and same_file(source, folder / name):
+                continue
+            with open(source, "rb") as reading, atomic_open(folder / name) as writing:
+                shutil.copyfileobj(reading, writing, 1 << 20)
+        atomic_write_bytes(folder / FOLDER_CONFIG,
+                           yaml.safe_dump(model.config, sort_keys=False).encode("utf-8"))
+    except FileExistsError:
+        raise OutputError(f"--to {folder} is not a folder", hint="give a folder name") from None
+    except OSError as exc:
+        raise OutputError(f"cannot write the model into {folder}: {exc.strerror}",
+                          hint="check the folder is writable and the disk has room") from None
     return folder
