@@ -237,6 +237,19 @@ def test_the_remote_engine_registers_its_key_for_scrubbing_without_the_cli():
         engine.close()
 
 
+def test_the_library_takes_settings_as_a_plain_mapping(api_env, sample_wav, tmp_path, monkeypatch):
+    import voiceclone_cli as vc
+
+    monkeypatch.setenv("VOICECLONE_ENDPOINT", "http://127.0.0.1:9")  # the mapping wins over the environment
+    result = vc.speak("Hello there.", sample_wav, output=tmp_path / "a.wav",
+                      settings={"endpoint": api_env.url, "retries": 0, "timeout": None})
+    assert result.requests == 1 and len(api_env.requests) == 1
+    with pytest.raises(vc.VoicecloneError, match="unknown setting 'retry'"):
+        vc.get_engine("remote", {"retry": 2})
+    with pytest.raises(vc.VoicecloneError, match="retries"):
+        vc.get_engine("remote", {"retries": "many"})
+
+
 def test_the_library_never_writes_over_its_sample(api_env, sample_wav, tmp_path):
     import voiceclone_cli as vc
 

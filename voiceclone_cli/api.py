@@ -12,7 +12,6 @@ hint and an exit code. The CLI is one user of these calls, not a layer they depe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,11 +24,20 @@ if TYPE_CHECKING:
 def get_engine(name: str | None = None, settings: Any = None, *, cache: bool = True, **options: Any) -> Any:
     """The engine ``name`` (default: the ``engine`` setting), made with ``settings`` (default:
     resolved from the environment and the config file), behind the response cache unless
-    ``cache=False``. ``options`` go to the engine's factory (e.g. ``max_workers``)."""
+    ``cache=False``. ``settings`` may also be a plain mapping of setting names to values
+    (``{"endpoint": ..., "retries": 2}``): they win over the environment and the config file,
+    as the CLI's flags do. ``options`` go to the engine's factory (e.g. ``max_workers``)."""
     from voiceclone_cli.engines import registry
-    from voiceclone_cli.settings import resolve
+    from voiceclone_cli.settings import Settings, resolve
 
-    settings = resolve() if settings is None else settings
+    if not isinstance(settings, Settings):
+        from voiceclone_cli.errors import UsageError
+        from voiceclone_cli.settings import SPECS
+
+        unknown = sorted(set(settings or {}) - set(SPECS))
+        if unknown:
+            raise UsageError(f"unknown setting {unknown[0]!r}", hint="known: " + ", ".join(SPECS))
+        settings = resolve(flags={name: None if value is None else str(value) for name, value in (settings or {}).items()})
     engine = registry.get_engine(name or settings.engine, settings, use_cache=cache, **options)
     if not cache:
         return engine
@@ -41,12 +49,12 @@ def get_engine(name: str | None = None, settings: Any = None, *, cache: bool = T
 
 def speak(text: str, voice: str | Path | PreparedSample, *, engine: Any = None, sink: Sink | None = None,
           output: str | Path | None = None, speed: float = 1.0, pitch: float = 0.0,
-          settings: Mapping[str, Any] | None = None) -> SpeakResult:
+          settings: Any = None) -> SpeakResult:
     """Speak ``text`` in ``voice`` — a sample file, a saved voice's name, or a prepared sample —
     into ``sink`` or the file ``output`` (its extension picks the format).
 
-    ``engine`` is an engine from ``get_engine`` or a name (default: the ``engine`` setting);
-    an engine made here is closed here.
+    ``engine`` is an engine from ``get_engine`` or a name (default: the ``engine`` setting),
+    made with ``settings`` as ``get_engine`` takes them; an engine made here is closed here.
     """
     from voiceclone_cli.errors import UsageError
     from voiceclone_cli.prepare.sample import PreparedSample
