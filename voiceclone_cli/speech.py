@@ -27,7 +27,7 @@ from typing import Any
 
 from voiceclone_cli.audio.assembly import Joiner, JoinSettings
 from voiceclone_cli.audio.wav import Audio
-from voiceclone_cli.prepare.estimate import CHARS_PER_SECOND, estimate_seconds  # noqa: F401 - re-exported
+from voiceclone_cli.prepare.estimate import estimate_seconds
 from voiceclone_cli.prepare.chunking import chunk_text
 from voiceclone_cli.engines.base import Engine
 from voiceclone_cli.errors import TextError

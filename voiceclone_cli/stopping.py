@@ -24,10 +24,6 @@ class Terminated(KeyboardInterrupt):
         super().__init__(signum)
         self.signum = signum
 
-    @property
-    def exit_code(self) -> int:
-        return 128 + self.signum
-
 
 def _handler(signum: int, frame) -> None:
     global _received

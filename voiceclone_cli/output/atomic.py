@@ -36,18 +36,6 @@ def temp_path_for(target: Path, *, pid: int | None = None) -> Path:
     return target.with_name(f".{target.name}.{owner}-{os.urandom(4).hex()}{TEMP_SUFFIX}")
 
 
-def temp_target(name: str) -> str | None:
-    """The target name that ``name`` is a temporary file of (see ``temp_path_for``), or None."""
-    match = _TEMP_NAME.match(name)
-    return match.group("target") if match else None
-
-
-def temp_owner(name: str) -> int | None:
-    """The PID that made the temp file ``name``, or None if this tool did not name it."""
-    match = _TEMP_NAME.match(name)
-    return int(match.group("pid")) if match else None
-
-
 def process_alive(pid: int) -> bool:
     """Whether ``pid`` runs; when in doubt (another user's process), say yes: keep its file."""
     if pid == os.getpid():
