@@ -15,6 +15,23 @@ import soundfile as sf
 from tests.fakeserver import VALID_KEY, FakeSyncCloneServer
 
 REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent / "voiceclone"  # the installed console script
+
+
+def write_lines(path: Path, lines: list[str]) -> Path:
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def write_jsonl(path: Path, objects: list[dict]) -> Path:
+    import json
+
+    return write_lines(path, [json.dumps(o) for o in objects])
+
+
+def texts_sent(server) -> list[str]:
+    """The ``text`` of each request the loopback server took, in order."""
+    return [r.fields.get("text") for r in server.requests]
 
 
 def _find_voices() -> Path | None:

@@ -16,7 +16,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -24,8 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent / "voiceclone"
+from tests.conftest import BIN, REPO
 TONE_ENGINE = "tests.serve_support:ToneEngine"
 
 

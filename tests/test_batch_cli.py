@@ -10,26 +10,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.conftest import dead_pid, read_audio, texts_sent, voice, write_jsonl, write_lines
 from tests import samples
-from tests.conftest import dead_pid, read_audio, voice
 from tests.fakeserver import Fault
 from voiceclone_cli.output.atomic import temp_path_for
 from voiceclone_cli.batch.manifest import MANIFEST_NAME, Manifest
 
 OTHER_VOICE = "p227/p227_023.wav"
-
-
-def write_lines(path: Path, lines: list[str]) -> Path:
-    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    return path
-
-
-def write_jsonl(path: Path, objects: list[dict]) -> Path:
-    return write_lines(path, [json.dumps(o) for o in objects])
-
-
-def texts_sent(server) -> list[str]:
-    return [r.fields.get("text") for r in server.requests]
 
 
 def wavs(outdir: Path) -> list[str]:

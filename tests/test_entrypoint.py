@@ -9,14 +9,11 @@ import subprocess
 import sys
 import termios
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import read_audio
+from tests.conftest import BIN, read_audio
 from tests.fakeserver import VALID_KEY, Fault
-
-BIN = Path(sys.executable).parent / "voiceclone"
 
 
 def env_for(server=None, **extra):

@@ -12,18 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_entrypoint import BIN, env_for
+from tests.conftest import BIN, texts_sent, write_jsonl
+from tests.test_entrypoint import env_for
 from voiceclone_cli.batch.naming import NameTemplate, check_output_name, slugify
 from voiceclone_cli.errors import InputError, UsageError
-
-
-def write_jsonl(path: Path, objects: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(o) + "\n" for o in objects), encoding="utf-8")
-    return path
-
-
-def texts_sent(server) -> list[str]:
-    return [r.fields.get("text") for r in server.requests]
 
 
 # ---- text ---------------------------------------------------------------------------------

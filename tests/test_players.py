@@ -17,10 +17,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import read_audio
+from tests.conftest import BIN, read_audio
 from voiceclone_cli.audio.wav import STREAMING_SIZE, wav_header
 
-BIN = Path(sys.executable).parent / "voiceclone"
 TEXT = " ".join(f"This is sentence number {i} of a text that makes a few seconds of audio." for i in range(12))
 
 # Records its arguments and whatever it plays (stdin, or the file named in its arguments) into

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import read_audio
+from tests.conftest import BIN, read_audio, texts_sent
 from tests.fakeserver import VALID_KEY, Fault
 from tests.test_entrypoint import env_for
 from voiceclone_cli.engines.cached import CachedEngine
@@ -28,7 +28,6 @@ from voiceclone_cli.engines.response_cache import (
 )
 from voiceclone_cli.audio.wav import Audio
 
-BIN = Path(sys.executable).parent / "voiceclone"
 # Numbered sentences: no two chunks alike (alike ones would be answered by the cache).
 LONG = " ".join(f"Sentence number {i} belongs to a passage long enough for many requests." for i in range(170))
 KEY_FIELDS = {"engine": "remote", "endpoint": "http://127.0.0.1:1/api/sync-clone", "sample_sha256": "ab" * 32,
@@ -44,10 +43,6 @@ def pcm16_audio(n: int = 24000, seed: int = 0) -> Audio:
 def float_audio(n: int = 24000, seed: int = 0) -> Audio:
     """What the local engine gives: arbitrary float32."""
     return Audio(np.random.default_rng(seed).uniform(-1, 1, n).astype(np.float32), 22050)
-
-
-def texts_sent(server) -> list[str]:
-    return [r.fields.get("text") for r in server.requests]
 
 
 def entries(directory: Path) -> list[Path]:

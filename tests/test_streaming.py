@@ -15,11 +15,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.conftest import BIN, read_audio
 from tests import fakeserver
-from tests.conftest import read_audio
 from tests.fakeserver import VALID_KEY
 
-BIN = Path(sys.executable).parent / "voiceclone"
 LONG = " ".join(f"This is sentence number {i} of a text long enough for several chunks." for i in range(60))
 
 

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import BIN, voice
 from tests import samples
-from tests.conftest import voice
 from voiceclone_cli.prepare.sample import prepare_sample
 
-BIN = Path(sys.executable).parent / "voiceclone"
 OTHER = "p227/p227_023.wav"
 
 
