@@ -114,6 +114,29 @@ def test_fetch_for_an_engine_with_nothing_to_download(cli):
     assert cli(["engines", "fetch", "nope"]).code == 2
 
 
+class _FetchFails:
+    def create(self, settings):
+        raise AssertionError("not made: only fetched")
+
+    def fetch(self, settings):
+        raise OSError(28, "No space left on device")
+
+
+FETCH_FAILS = _FetchFails()
+
+
+def test_a_plugin_whose_fetch_fails_is_exit_8_in_one_line(cli, monkeypatch):
+    from voiceclone_cli.engines import registry
+
+    entries = registry._entries()
+    entries["fragile"] = registry._Entry("fragile", "tests.test_engines:FETCH_FAILS", "fragile-engine 0.1")
+    monkeypatch.setattr(registry, "_entries", lambda: entries)
+    r = cli(["engines", "fetch", "fragile"])
+    assert r.code == 8 and "Traceback" not in r.stderr
+    assert "the fragile engine (fragile-engine 0.1) failed to fetch: OSError" in r.stderr
+    assert "No space left on device" in r.stderr
+
+
 def test_the_core_imports_without_the_cli_libraries():
     code = (
         "import sys\n"

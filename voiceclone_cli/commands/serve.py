@@ -110,10 +110,9 @@ def serve(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No access log; only warnings and errors on stderr.")] = False,
 ) -> None:
     """Serve the sync-clone API and an OpenAI-style speech API over HTTP."""
-    from voiceclone_cli.engines.registry import engine_names as installed
+    from voiceclone_cli.engines.registry import require_engine
 
-    if engine not in installed():
-        raise UsageError(f"no engine named {engine!r}", hint=f"engines: {', '.join(installed())} (see 'voiceclone engines')")
+    require_engine(engine)
     if log_format not in LOG_FORMATS:
         raise UsageError(f"unknown --log-format {log_format!r}", hint="choose text or json")
     try:

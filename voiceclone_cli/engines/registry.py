@@ -27,6 +27,7 @@ DISTRIBUTION = "voiceclone-cli"
 BUILTINS = {
     "remote": "voiceclone_cli.engines.remote:PLUGIN",
     "local": "voiceclone_cli.engines.local:PLUGIN",
+    "pocket": "voiceclone_cli.engines.pocket:PLUGIN",
 }
 
 
@@ -94,6 +95,18 @@ def engine_names() -> list[str]:
     return sorted(_entries())
 
 
+def require_engine(name: str) -> None:
+    """Refuse an unknown engine name (exit 2), listing the ones there are."""
+    _entry(name, _entries())
+
+
+def _entry(name: str, entries: dict[str, _Entry]) -> _Entry:
+    if name not in entries:
+        raise UsageError(f"no engine named {name!r}",
+                         hint=f"engines: {', '.join(sorted(entries))} (see 'voiceclone engines')")
+    return entries[name]
+
+
 def _load(entry: _Entry) -> Any:
     try:
         return entry.load()
@@ -154,11 +167,7 @@ def get_engine(name: str, settings: Any, **options: Any) -> Any:
     Unknown name: usage error (exit 2) listing the engines there are. A plugin that cannot be
     loaded, or whose factory fails other than with our own errors: exit 8 with the reason.
     """
-    entries = _entries()
-    if name not in entries:
-        raise UsageError(f"no engine named {name!r}",
-                         hint=f"engines: {', '.join(sorted(entries))} (see 'voiceclone engines')")
-    entry = entries[name]
+    entry = _entry(name, _entries())
     factory = _factory(_load(entry))
     try:
         return _call(factory, settings, options)
@@ -188,13 +197,17 @@ def fetch_engine(name: str, settings: Any, **options: Any) -> str:
     An engine that has nothing to download (built-in weights, a hosted API) says so; this is
     not an error.
     """
-    entries = _entries()
-    if name not in entries:
-        raise UsageError(f"no engine named {name!r}",
-                         hint=f"engines: {', '.join(sorted(entries))} (see 'voiceclone engines')")
-    plugin = _load(entries[name])
-    fetch = getattr(plugin, "fetch", None)
+    entry = _entry(name, _entries())
+    fetch = getattr(_load(entry), "fetch", None)
     if not callable(fetch):
         return f"the {name} engine has nothing to download"
-    return _call(fetch, settings, options) or f"the {name} engine is ready"
+    try:
+        return _call(fetch, settings, options) or f"the {name} engine is ready"
+    except VoicecloneError:
+        raise
+    except Exception as exc:  # third-party code: one line, never a traceback
+        raise EngineUnavailableError(
+            f"the {name} engine ({entry.source}) failed to fetch: {_reason(exc)}",
+            hint="check the network and the disk, then run the same command again",
+        ) from None
 
