@@ -15,32 +15,16 @@ import os
 from pathlib import Path
 from typing import Any
 
+from voiceclone_cli.engines.registry import EngineStatus, missing_modules
 from voiceclone_cli.errors import ConfigError, EngineUnavailableError
-
-try:
-    from voiceclone_cli.engines.registry import EngineStatus
-except ImportError:  # the plugin registry is not merged yet: a compatible stand-in
-    from dataclasses import dataclass
-
-    @dataclass(frozen=True)
-    class EngineStatus:  # type: ignore[no-redef]
-        usable: bool
-        missing: str = ""
-        fix: str = ""
 
 POCKET_EXTRA_HINT = "pip install 'voiceclone-cli[pocket]'"
 POCKET_MODULES = ("torch", "pocket_tts", "huggingface_hub", "safetensors", "yaml")
 THREADS_ENV = "VOICECLONE_POCKET_THREADS"
 
 
-def missing_modules() -> tuple[str, ...]:
-    import importlib.util
-
-    return tuple(m for m in POCKET_MODULES if importlib.util.find_spec(m) is None)
-
-
 def require_extra() -> None:
-    missing = missing_modules()
+    missing = missing_modules(POCKET_MODULES)
     if missing:
         raise EngineUnavailableError(
             f"the pocket engine is not installed (missing: {', '.join(missing)})",
@@ -77,7 +61,7 @@ class _PocketPlugin:
 
     def status(self, settings: Any) -> EngineStatus:
         """usable / weights missing / token needed / extra missing, from files and metadata only."""
-        missing = missing_modules()
+        missing = missing_modules(POCKET_MODULES)
         if missing:
             return EngineStatus(False, f"the 'pocket' extra ({', '.join(missing)} not installed)", POCKET_EXTRA_HINT)
         from voiceclone_cli.engines.pocket import weights
