@@ -8,7 +8,6 @@ sample's frames. Heavy dependencies come from the ``local`` extra and load on fi
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import os
 import threading
@@ -104,7 +103,7 @@ class LocalEngine:
     def prepare_voice(self, sample: PreparedSample) -> LocalVoice:
         from voiceclone_cli.engines.local.profile import PROFILE_VERSION, VoiceProfile, analyze_sample
 
-        key = f"{hashlib.sha256(sample.data).hexdigest()[:40]}-v{PROFILE_VERSION}"
+        key = f"{sample.sha256[:40]}-v{PROFILE_VERSION}"  # the hash the sample already has
         if self.use_cache:
             profile = self.cache.load(key, VoiceProfile.from_arrays)
             if profile is not None:
