@@ -122,10 +122,11 @@ def serve(
                                      hint=f"install it with: {SERVE_EXTRA_HINT}") from None
     from voiceclone_cli.serve.keys import read_keys
     from voiceclone_cli.serve.limits import parse_rate
+    from voiceclone_cli.settings import is_loopback_host
 
     if rate:
         parse_rate(rate)  # refused before anything starts
-    if keys is None and not server.is_loopback(host):
+    if keys is None and not is_loopback_host(host):
         raise UsageError(f"refusing to serve on {host} without --keys: anyone who can reach it could use it",
                          hint="give --keys FILE (one API key a line), or serve on 127.0.0.1")
     if keys is not None:

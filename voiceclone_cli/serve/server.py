@@ -9,7 +9,6 @@ processes on the one socket (and restarts them, so they re-read the keys, on SIG
 
 from __future__ import annotations
 
-import ipaddress
 import signal
 import socket
 import threading
@@ -18,15 +17,6 @@ from collections.abc import Callable
 import uvicorn
 
 from voiceclone_cli.errors import UsageError
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def bind(host: str, port: int) -> socket.socket:
