@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voiceclone_cli.errors import UsageError, open_error
+from voiceclone_cli.prepare.text import decode_text_bytes
 
 # A pattern that can match the empty string (``a*``, ``\b``, a lookahead) would insert its
 # replacement between characters. Its shortest match is read from the regex parser; this probe
@@ -57,12 +58,7 @@ class Lexicon:
             data = path.read_bytes()
         except OSError as exc:
             raise open_error(exc, "lexicon file", path, "--lexicon", UsageError) from None
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise UsageError(f"lexicon file {path} is not valid UTF-8 (byte {exc.start})",
-                             hint="save it as UTF-8, e.g. iconv -f latin1 -t utf-8") from None
-        return cls.parse(text, str(path))
+        return cls.parse(decode_text_bytes(data, f"lexicon file {path}", UsageError), str(path))
 
     @classmethod
     def parse(cls, text: str, origin: str = "lexicon") -> Lexicon:

@@ -11,7 +11,7 @@ import unicodedata
 from pathlib import Path
 from typing import BinaryIO
 
-from voiceclone_cli.errors import TextError, open_error
+from voiceclone_cli.errors import TextError, VoicecloneError, open_error
 
 _KEEP_CONTROLS = {"\n", "\t"}
 _CONVERT_HINT = "convert it first, e.g. iconv -f latin1 -t utf-8"
@@ -106,12 +106,13 @@ def _refuse_undecoded_bytes(text: str, origin: str) -> str:
     return text
 
 
-def decode_text_bytes(data: bytes, origin: str) -> str:
-    """Decode UTF-8 (a BOM is allowed) with a clear error instead of mojibake."""
+def decode_text_bytes(data: bytes, origin: str, error: type[VoicecloneError] = TextError) -> str:
+    """Decode UTF-8 (a BOM is allowed) with a clear error instead of mojibake; ``error`` is
+    the class that gives the exit code (a bad lexicon is a bad option, exit 2)."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise TextError(
+        raise error(
             f"{origin} is not valid UTF-8 (byte {exc.start})",
             hint=_CONVERT_HINT,
         ) from None
