@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from voiceclone_cli.book.model import Book
-from voiceclone_cli.errors import InputError
+from voiceclone_cli.errors import InputError, open_error
 
 SUPPORTED = (".epub", ".md", ".markdown", ".txt", ".html", ".htm", ".xhtml")
 
@@ -52,7 +52,7 @@ def _read_text(path: Path, suffix: str) -> str:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}", hint="check the file's permissions") from None
+        raise open_error(exc, "book", path, "the BOOK argument") from None
     if suffix in (".html", ".htm", ".xhtml"):
         from voiceclone_cli.book.xhtml import decode_markup, refuse_entity_declarations
 
