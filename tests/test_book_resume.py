@@ -9,6 +9,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.fakeserver import Fault
 from tests.test_entrypoint import env_for
 
@@ -24,7 +26,7 @@ SCRIPT = textwrap.dedent("""
     engine = vc.get_engine("remote", max_workers=2)
     book = make_book(chapters=4, sentences=30)
     run_book(book, book.selected(), engine, engine.prepare_voice(vc.prepare_sample(sample)),
-             BookOptions(output=out, format_name="wav", jobs=2))
+             BookOptions(output=out, format_name=out.suffix[1:], jobs=2))
 """)
 
 
@@ -37,14 +39,15 @@ def cached(cache: Path) -> list[Path]:
     return list(cache.glob("responses/*/*.vcr"))
 
 
-def test_a_killed_book_resumes_without_sending_a_chunk_twice(server, sample_wav, tmp_path):
+@pytest.mark.parametrize("suffix", [".wav", ".m4b"])
+def test_a_killed_book_resumes_without_sending_a_chunk_twice(server, sample_wav, tmp_path, suffix):
     server.state.rate = 8000  # small answers: the test is about which chunks, not their size
     answered_before_kill = 5  # chapter 1 (its title and 2 chunks) and 2 of chapter 2's 4
     server.fail(*[Fault("slow", delay=0)] * answered_before_kill, *[Fault("slow", delay=60)] * 40)
     cache = tmp_path / "cache"
     env = env_for(server, VOICECLONE_CACHE_DIR=str(cache), PYTHONPATH=str(REPO))
-    out = tmp_path / "book.wav"
-    work = tmp_path / ".book.wav.voiceclone-book"
+    out = tmp_path / f"book{suffix}"
+    work = tmp_path / f".book{suffix}.voiceclone-book"
     proc = run_book_process(out, sample_wav, env)
     try:
         deadline = time.monotonic() + 60  # a hang detector, not a pacing sleep
@@ -68,7 +71,7 @@ def test_a_killed_book_resumes_without_sending_a_chunk_twice(server, sample_wav,
     assert not work.exists()
 
     server.requests.clear()
-    reference = tmp_path / "reference.wav"
+    reference = tmp_path / f"reference{suffix}"
     fresh = env_for(server, VOICECLONE_CACHE_DIR=str(tmp_path / "fresh-cache"), PYTHONPATH=str(REPO))
     assert run_book_process(reference, sample_wav, fresh).wait(timeout=120) == 0
     assert len(resent) == len(server.requests) - answered_before_kill

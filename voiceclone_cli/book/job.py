@@ -4,15 +4,22 @@
 2. The chunks of every chapter still to do go to the engine as one ordered stream of requests
    on ``jobs`` workers (the shared engine: one connection pool, rate gate and response cache),
    so the workers never idle at a chapter's end. Each chapter is assembled (``speech.assemble``)
-   into a WAV in the work folder, then its record (hash, length, sentence cues) is written next
-   to it. A chapter whose record matches is never made again.
-3. Loudness, pass 1: the integrated loudness and true peak of the whole book, read back from
-   the chapter WAVs block by block. Pass 2: the same blocks, times one gain, into the output.
+   into a WAV in the work folder, and measured for loudness as it is written; then its record
+   (hash, length, sentence cues, loudness) is written next to it. A chapter whose record
+   matches is never made again.
+3. Loudness: the chapters' measurements combine into the whole book's integrated loudness
+   and true peak, which set one gain (``book.gain``). The output is then written from the
+   chapter WAVs, block by block, times that gain, so memory stays flat however long the book is.
+4. m4b and ``-d DIR``: each chapter is encoded as soon as it is made, at the gain the chapters
+   so far call for (``pieces``), while the engine speaks the next ones; only pieces whose gain
+   turns out wrong are encoded again at the end. One-file MP3, WAV, FLAC and Ogg are written
+   after the last chapter, in one pass.
 
 The work folder (``.NAME.voiceclone-book/`` next to ``-o NAME``, or ``DIR/.voiceclone-book/``)
-is what makes a killed run resume: finished chapters are on disk, and the chunks of the chapter
-that was cut off are in the response cache. Assembly is deterministic, so the resumed book is
-identical to an uninterrupted one. The work folder is removed once the book is written.
+is what makes a killed run resume: finished chapters and pieces are on disk, and the chunks of
+the chapter that was cut off are in the response cache. Assembly and encoding are
+deterministic, so the resumed book is identical to an uninterrupted one. The work folder is
+removed once the book is written.
 """
 
 from __future__ import annotations
@@ -31,6 +38,9 @@ from typing import Any
 import numpy as np
 
 from voiceclone_cli.book.model import Book, Chapter
+from voiceclone_cli.book.encoder import chapter_blocks
+from voiceclone_cli.book.gain import GainPlan
+from voiceclone_cli.book.pieces import M4B, PieceMaker, PieceSpec, m4b_layout
 from voiceclone_cli.engines.base import Engine
 from voiceclone_cli.errors import OutputError
 from voiceclone_cli.output.formats import FORMATS, OutputFormat
@@ -39,10 +49,8 @@ from voiceclone_cli.prepare.markup import Pause, Segment
 log = logging.getLogger("voiceclone.book")
 
 CHAPTER_GAP_SECONDS = 2.0  # silence between chapters in a one-file book
-TRUE_PEAK_CEILING_DBTP = -1.0
-BLOCK_FRAMES = 1 << 16
 WORK_VERSION = 1  # bump when what a chapter record covers changes
-M4B = "m4b"
+SETTLE_SHARE = 0.1  # chapters are encoded once this share of the book is made (book.pieces)
 
 
 @dataclass(frozen=True)
@@ -150,10 +158,15 @@ class _Chapter:
     frames: int = 0
     rate: int = 0
     cues: list = field(default_factory=list)
+    loudness: Any = None  # audio.loudness.Measurement, once measured
 
     @property
     def chunks(self) -> list[str]:
         return [item for item in self.items if isinstance(item, str)]
+
+    @property
+    def characters(self) -> int:
+        return sum(len(chunk) for chunk in self.chunks)
 
 
 def _plan(chapters: list[Chapter], engine: Engine, voice_id: str, options: BookOptions,
@@ -187,24 +200,67 @@ def _load_record(part: _Chapter) -> bool:
 
         part.frames, part.rate = int(record["frames"]), int(record["rate"])
         part.cues = [Cue(*cue) for cue in record["cues"]]
-        return True
     except (OSError, ValueError, KeyError, TypeError, RuntimeError):
         return False
+    try:
+        from voiceclone_cli.audio.loudness import Measurement
+
+        part.loudness = Measurement.from_dict(record["loudness"]) if record.get("loudness") else None
+    except (ValueError, KeyError, TypeError):
+        part.loudness = None  # measured again from the WAV when it is needed
+    return True
+
+
+def _write_record(part: _Chapter) -> None:
+    from voiceclone_cli.output.atomic import atomic_write_bytes
+
+    record = {"key": part.key, "frames": part.frames, "rate": part.rate,
+              "cues": [[c.start, c.end, c.text] for c in part.cues],
+              "loudness": part.loudness.to_dict() if part.loudness is not None else None}
+    atomic_write_bytes(part.record, json.dumps(record).encode("utf-8"))
+
+
+def _measured(part: _Chapter):
+    """The chapter's loudness: measured when it was made, or now from its WAV."""
+    from voiceclone_cli.audio.loudness import LoudnessMeter
+
+    if part.loudness is None or part.loudness.rate != part.rate:
+        meter = LoudnessMeter(part.rate)
+        for block in chapter_blocks(part.wav, 1.0):
+            meter.add(block)
+        part.loudness = meter.finish()
+        _write_record(part)
+    return part.loudness
 
 
 class _ChapterSink:
-    """A chapter WAV in the work folder, at a rate the final format can hold."""
+    """A chapter WAV in the work folder, at a rate the final format can hold, measured for
+    loudness as it is written (exactly the 16-bit samples the file holds)."""
 
-    def __init__(self, path: Path, final: OutputFormat | None, expected_seconds: float) -> None:
+    def __init__(self, path: Path, final: OutputFormat | None, expected_seconds: float, *, measure: bool) -> None:
         from voiceclone_cli.output.sinks import AudioFileSink
 
         self._file = AudioFileSink(path, FORMATS["wav"], expected_seconds=expected_seconds)
         self._final = final
-        self.open, self.write, self.close, self.abort = (
-            self._file.open, self._file.write, self._file.close, self._file.abort)
+        self._measure = measure
+        self.meter = None
+        self.close, self.abort = self._file.close, self._file.abort
 
     def rate_for(self, rate: int) -> int:
         return self._final.rate_for(rate) if self._final is not None else rate
+
+    def open(self, rate: int) -> None:
+        from voiceclone_cli.audio.loudness import LoudnessMeter
+
+        self._file.open(rate)
+        self.meter = LoudnessMeter(rate) if self._measure else None
+
+    def write(self, samples: np.ndarray) -> None:
+        from voiceclone_cli.audio.wav import to_pcm16
+
+        self._file.write(samples)
+        if self.meter is not None and len(samples):
+            self.meter.add(np.frombuffer(to_pcm16(samples), "<i2").astype(np.float32) / 32768.0)
 
 
 def run_book(
@@ -221,7 +277,7 @@ def run_book(
     Output paths are checked by the caller (``output.plan.inspect_output``) before any work.
     """
     from voiceclone_cli.engines.cached import sample_of
-    from voiceclone_cli.output.atomic import atomic_write_bytes, remove_stale_temps
+    from voiceclone_cli.output.atomic import remove_stale_temps
     from voiceclone_cli.prefetch import OrderedPrefetcher
     from voiceclone_cli.prepare.estimate import estimate_seconds
     from voiceclone_cli.speech import assemble
@@ -232,6 +288,7 @@ def run_book(
         work.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create the work folder {work}: {exc.strerror}") from None
+    measure = options.loudness is not None
     with _WorkLock(work):
         removed = remove_stale_temps(work)
         if removed:
@@ -253,40 +310,59 @@ def run_book(
         results = OrderedPrefetcher(
             lambda chunk: engine.synthesize(chunk, voice, speed=options.speed, pitch=options.pitch),
             (chunk for part in todo for chunk in part.chunks),
-            workers=workers, first_alone=engine.cpu_bound,
+            # Twice the workers: no worker waits while a long chunk holds the head of the line
+            # or while the last answer is being assembled.
+            workers=workers, ahead=2 * workers, first_alone=engine.cpu_bound,
         )
         audio = iter(results)
+        pieces: _Pieces | None = None
+        plan = GainPlan(options.loudness)
         try:
-            for index, part in enumerate(todo, start=1):
-                base_seconds = made_seconds
-                chunk_chars = [len(c) for c in part.chunks]
+            index = 0
+            for position, part in enumerate(parts):
+                if not done[position]:
+                    index += 1
+                    base_seconds = made_seconds
+                    chunk_chars = [len(c) for c in part.chunks]
 
-                def progress(chunks_done: int, _total: int, seconds: float, part=part, index=index,
-                             base=base_seconds, chunk_chars=chunk_chars) -> None:
-                    if on_progress is None:
-                        return
-                    so_far = chars_done + sum(chunk_chars[:chunks_done])
-                    elapsed = time.monotonic() - run_started
-                    eta = elapsed / so_far * (chars_todo - so_far) if so_far else None
-                    on_progress(BookProgress(index, len(todo), part.chapter.title, base + seconds, eta))
+                    def progress(chunks_done: int, _total: int, seconds: float, part=part, index=index,
+                                 base=base_seconds, chunk_chars=chunk_chars) -> None:
+                        if on_progress is None:
+                            return
+                        so_far = chars_done + sum(chunk_chars[:chunks_done])
+                        elapsed = time.monotonic() - run_started
+                        eta = elapsed / so_far * (chars_todo - so_far) if so_far else None
+                        on_progress(BookProgress(index, len(todo), part.chapter.title, base + seconds, eta))
 
-                sink = _ChapterSink(part.wav, final, estimate_seconds(sum(chunk_chars), options.speed) * 3)
-                assembled = assemble(part.items, audio, sink, rate=rate, on_progress=progress)
-                rate = assembled.rate
-                part.frames, part.rate, part.cues = assembled.frames, assembled.rate, assembled.cues
-                record = {"key": part.key, "frames": part.frames, "rate": part.rate,
-                          "cues": [[c.start, c.end, c.text] for c in part.cues]}
-                atomic_write_bytes(part.record, json.dumps(record).encode("utf-8"))
-                made_seconds += part.frames / part.rate
-                chars_done += sum(chunk_chars)
+                    sink = _ChapterSink(part.wav, final, estimate_seconds(sum(chunk_chars), options.speed) * 3,
+                                        measure=measure)
+                    assembled = assemble(part.items, audio, sink, rate=rate, on_progress=progress)
+                    rate = assembled.rate
+                    part.frames, part.rate, part.cues = assembled.frames, assembled.rate, assembled.cues
+                    part.loudness = sink.meter.finish() if sink.meter is not None else None
+                    _write_record(part)
+                    made_seconds += part.frames / part.rate
+                    chars_done += sum(chunk_chars)
+                if pieces is None and (options.format_name == M4B or options.outdir is not None):
+                    pieces = _Pieces(work, options, rate, parts)
+                so_far = parts[:position + 1]
+                gain_db = plan.gain_for(_loudness_of(so_far) if measure else None)
+                if pieces is not None:  # encode chapters now, at the gain the book so far needs
+                    pieces.ensure(so_far, gain_db, only_new=True)
+            synthesis_seconds = time.monotonic() - started
+            loudness = _loudness_of(parts) if measure and parts else None
+            gain_db = plan.gain_for(loudness)
+            if pieces is not None:
+                pieces.ensure(parts, gain_db)
+                pieces.maker.wait()
+            if options.outdir is not None:
+                results_list, output = _write_chapter_files(book, parts, options, pieces, gain_db), options.outdir
+            else:
+                results_list, output = _write_one_file(book, parts, options, gain_db, pieces), options.output
         finally:
             results.close()
-        synthesis_seconds = time.monotonic() - started
-        loudness, gain_db = _measure(parts, options.loudness)
-        if options.outdir is not None:
-            results_list, output = _write_chapter_files(book, parts, options, gain_db), options.outdir
-        else:
-            results_list, output = _write_one_file(book, parts, options, gain_db), options.output
+            if pieces is not None:
+                pieces.maker.close()
         subtitles = _write_subtitles(parts, results_list, options)
     if not options.keep_work:
         shutil.rmtree(work, ignore_errors=True)
@@ -304,39 +380,59 @@ def run_book(
     )
 
 
-def _chapter_blocks(path: Path, gain: float) -> Iterator[np.ndarray]:
-    import soundfile as sf
+def _loudness_of(parts: list[_Chapter]):
+    from voiceclone_cli.audio.loudness import combined
 
-    try:
-        with sf.SoundFile(path) as source:
-            for block in source.blocks(BLOCK_FRAMES, dtype="float32"):
-                yield block * gain if gain != 1.0 else block
-    except (OSError, RuntimeError) as exc:
-        raise OutputError(f"cannot read the chapter audio {path}: {exc}",
-                          hint="run the same command again: the chapter is made anew") from None
+    return combined([_measured(part) for part in parts], CHAPTER_GAP_SECONDS)
 
 
-def _measure(parts: list[_Chapter], target: float | None):
-    """Pass 1: the book's loudness and the one gain (dB) that brings it to ``target``."""
-    from voiceclone_cli.audio.loudness import LoudnessMeter, gain_for
+class _Pieces:
+    """The encoded pieces of an m4b, or the chapter files of ``-d DIR`` (``book.pieces``)."""
 
-    if target is None or not parts:
-        return None, 0.0
-    meter = LoudnessMeter(parts[0].rate)
-    for part in parts:
-        for block in _chapter_blocks(part.wav, 1.0):
-            meter.add(block)
-    measured = meter.result()
-    return measured, gain_for(measured, target, TRUE_PEAK_CEILING_DBTP)
+    def __init__(self, work: Path, options: BookOptions, rate: int, parts: list[_Chapter]) -> None:
+        self.format = options.format_name
+        self.chapters = len(parts)
+        self.characters = sum(part.characters for part in parts)
+        self.handed_out = 0  # pieces 1..handed_out have been given to the encoders
+        self.gap = round(CHAPTER_GAP_SECONDS * rate)
+        self.maker = PieceMaker(work, self.format, rate, workers=os.cpu_count() or 1)
+        self.pieces: list[tuple[PieceSpec, int]] = []  # with the frames each piece holds
+
+    def ensure(self, parts: list[_Chapter], gain_db: float, *, only_new: bool = False) -> None:
+        """Pieces for ``parts`` (the first chapters of the book) at ``gain_db``; ``only_new``:
+        only for chapters not handed out before, and not before the chapters so far are
+        ``SETTLE_SHARE`` of the book, when a first guess at the gain is worth encoding at.
+        Each chapter is then encoded once while the book is spoken, at the gain of the
+        chapters up to it (the same in a resumed run, which so finds it)."""
+        from voiceclone_cli.output.chapters import AAC_FRAME
+
+        if self.format == M4B:
+            layout = m4b_layout([part.frames for part in parts], self.chapters, self.gap, AAC_FRAME)
+        else:
+            layout = [(0, 0)] * len(parts)
+        self.pieces = [(PieceSpec(str(part.wav), part.key, round(gain_db, 6), lead, tail, self.format),
+                        lead + part.frames + tail) for part, (lead, tail) in zip(parts, layout)]
+        if only_new:
+            made = sum(part.characters for part in parts)
+            if made < SETTLE_SHARE * self.characters and len(parts) < self.chapters:
+                return
+        for number, (spec, _frames) in enumerate(self.pieces, start=1):
+            if number > self.handed_out or not only_new:
+                self.maker.ensure(number, spec)
+        self.handed_out = max(self.handed_out, len(self.pieces))
+
+    def files(self) -> list[tuple[Path, int]]:
+        """(path, frames) of every piece, once ``maker.wait()`` has returned."""
+        return [(self.maker.path(number, spec), frames) for number, (spec, frames) in enumerate(self.pieces, start=1)]
 
 
 def _book_blocks(parts: list[_Chapter], gain_db: float) -> Iterator[np.ndarray]:
-    """Pass 2: every chapter, times the gain, with the chapter gap between them."""
+    """Every chapter, times the gain, with the chapter gap between them."""
     gain = 10 ** (gain_db / 20)
     for number, part in enumerate(parts):
         if number:
             yield np.zeros(round(CHAPTER_GAP_SECONDS * part.rate), dtype=np.float32)
-        yield from _chapter_blocks(part.wav, gain)
+        yield from chapter_blocks(part.wav, gain)
 
 
 def _timeline(parts: list[_Chapter]) -> list[ChapterResult]:
@@ -348,7 +444,8 @@ def _timeline(parts: list[_Chapter]) -> list[ChapterResult]:
     return results
 
 
-def _write_one_file(book: Book, parts: list[_Chapter], options: BookOptions, gain_db: float) -> list[ChapterResult]:
+def _write_one_file(book: Book, parts: list[_Chapter], options: BookOptions, gain_db: float,
+                    pieces: _Pieces | None) -> list[ChapterResult]:
     from voiceclone_cli.output.chapters import BookInfo, ChapterMark, write_m4b, write_mp3_with_chapters
     from voiceclone_cli.output.sinks import AudioFileSink
 
@@ -360,7 +457,7 @@ def _write_one_file(book: Book, parts: list[_Chapter], options: BookOptions, gai
     info = BookInfo(book.title, book.author, book.cover, book.cover_mime)
     target = options.output  # the caller resolved links (output.plan.inspect_output)
     if options.format_name == M4B:
-        write_m4b(target, _book_blocks(parts, gain_db), rate, marks, info, shown=options.output)
+        write_m4b(target, pieces.files(), marks, info, shown=options.output)
         return timeline
     fmt = FORMATS[options.format_name]
     staging = work_folder(options) / f"book.{fmt.name}" if fmt.name == "mp3" else target
@@ -379,27 +476,21 @@ def _write_one_file(book: Book, parts: list[_Chapter], options: BookOptions, gai
     return timeline
 
 
-def _write_chapter_files(book: Book, parts: list[_Chapter], options: BookOptions, gain_db: float) -> list[ChapterResult]:
+def _write_chapter_files(book: Book, parts: list[_Chapter], options: BookOptions, pieces: _Pieces,
+                         gain_db: float) -> list[ChapterResult]:
+    """Move the finished chapter files into DIR, then write ``chapters.json``."""
     from voiceclone_cli.output.atomic import atomic_write_bytes, remove_stale_temps
-    from voiceclone_cli.output.sinks import AudioFileSink
 
     fmt = FORMATS[options.format_name]
-    gain = 10 ** (gain_db / 20)
-    names = {chapter_file_name(position, part.chapter, len(parts), fmt.name)
-             for position, part in enumerate(parts, start=1)} | {"chapters.json"}
-    remove_stale_temps(options.outdir, targets=names.__contains__)  # left by a run killed mid-write
+    names = [chapter_file_name(position, part.chapter, len(parts), fmt.name)
+             for position, part in enumerate(parts, start=1)]
+    remove_stale_temps(options.outdir, targets=set(names + ["chapters.json"]).__contains__)  # a killed run's
     results = []
-    for position, (part, timed) in enumerate(zip(parts, _timeline(parts)), start=1):
-        name = chapter_file_name(position, part.chapter, len(parts), fmt.name)
-        sink = AudioFileSink(options.outdir / name, fmt, expected_seconds=part.frames / part.rate)
-        sink.open(part.rate)
+    for name, (piece, _frames), timed in zip(names, pieces.files(), _timeline(parts)):
         try:
-            for block in _chapter_blocks(part.wav, gain):
-                sink.write(block)
-            sink.close()
-        except BaseException:
-            sink.abort()
-            raise
+            os.replace(piece, options.outdir / name)
+        except OSError as exc:
+            raise OutputError(f"cannot write {options.outdir / name}: {exc.strerror}") from None
         timed.file = name
         results.append(timed)
     listing = {"title": book.title, "author": book.author, "sample_rate": parts[0].rate if parts else None,

@@ -1,0 +1,225 @@
+"""Chapters encoded while the book is still being spoken: layout, joins, reuse, the child process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.test_book import engine_and_voice, make_book  # noqa: F401  (a fixture)
+from voiceclone_cli.book import pieces as pieces_module
+from voiceclone_cli.book.job import CHAPTER_GAP_SECONDS, BookOptions, run_book, work_folder
+from voiceclone_cli.book.pieces import m4b_layout
+from voiceclone_cli.errors import OutputError
+from voiceclone_cli.output.chapters import AAC_FRAME
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@given(st.lists(st.integers(min_value=1, max_value=2_000_000), min_size=1, max_size=12),
+       st.sampled_from([8000, 16000, 22050, 24000, 44100, 48000]))
+def test_pieces_tile_the_book_in_whole_aac_frames_cut_in_silence(frames, rate):
+    gap = round(CHAPTER_GAP_SECONDS * rate)
+    layout = m4b_layout(frames, len(frames), gap, AAC_FRAME)
+    sizes = [lead + n + tail for n, (lead, tail) in zip(frames, layout)]
+    assert sum(sizes) == sum(frames) + gap * (len(frames) - 1)  # the book's timeline, exactly
+    assert all(size % AAC_FRAME == 0 for size in sizes[:-1])
+    assert layout[0][0] == 0 and layout[-1][1] == 0
+    inner = [lead for lead, _ in layout[1:]] + [tail for _, tail in layout[:-1]]
+    assert all(gap // 4 <= silence <= gap for silence in inner)
+    # A chapter's piece depends only on the chapters up to it: a run in progress agrees.
+    assert m4b_layout(frames[:-1], len(frames), gap, AAC_FRAME) == layout[:-1]
+
+
+def decoded(path: Path) -> np.ndarray:
+    import av
+
+    with av.open(str(path)) as container:
+        return np.concatenate([frame.to_ndarray()[0] for frame in container.decode(audio=0)])
+
+
+def test_the_m4b_plays_the_same_audio_as_the_wav_book_with_no_click_at_the_joins(engine_and_voice, tmp_path):  # noqa: F811
+    engine, voice = engine_and_voice
+    book = make_book(chapters=3, sentences=8)
+    wav, m4b = tmp_path / "book.wav", tmp_path / "book.m4b"
+    run_book(book, book.selected(), engine, voice, BookOptions(output=wav, format_name="wav"))
+    summary = run_book(book, book.selected(), engine, voice, BookOptions(output=m4b, format_name="m4b"))
+    reference, rate = sf.read(wav, dtype="float32")
+    played = decoded(m4b)  # FFmpeg skips the encoder's priming, as the MP4 edit list says
+    assert abs(len(played) - len(reference)) < 2 * AAC_FRAME
+    n = min(len(played), len(reference))
+    for chapter in summary.chapters:  # each chapter sounds where the WAV has it
+        a, b = round(chapter.start * rate), round((chapter.start + chapter.seconds) * rate)
+        assert np.corrcoef(played[a:b], reference[a:b])[0, 1] > 0.98
+    noise = played[:n] - reference[:n]
+    for end in (c.start + c.seconds for c in summary.chapters[:-1]):  # the gaps, cut mid-way
+        gap = slice(round((end + 0.1) * rate), round((end + CHAPTER_GAP_SECONDS - 0.1) * rate))
+        assert np.max(np.abs(played[gap])) < 0.01 and np.max(np.abs(noise[gap])) < 0.01
+
+
+def test_pieces_left_by_a_failed_run_are_used_and_the_book_is_the_same(engine_and_voice, tmp_path, monkeypatch):  # noqa: F811
+    import voiceclone_cli.output.chapters as chapters
+
+    engine, voice = engine_and_voice
+    book = make_book(chapters=3, sentences=4)
+    out = tmp_path / "book.m4b"
+    options = BookOptions(output=out, format_name="m4b")
+    original = chapters.write_m4b
+
+    def fail(*args, **kwargs):
+        raise OutputError("disk full")
+
+    monkeypatch.setattr(chapters, "write_m4b", fail)
+    with pytest.raises(OutputError):
+        run_book(book, book.selected(), engine, voice, options)
+    left = sorted(p.name for p in work_folder(options).glob("*.m4a"))
+    assert len(left) == 3
+    monkeypatch.setattr(chapters, "write_m4b", original)
+    jobs = []
+    real_run = pieces_module.EncoderProcess.run
+    monkeypatch.setattr(pieces_module.EncoderProcess, "run", lambda self, job: (jobs.append(job), real_run(self, job)))
+    run_book(book, book.selected(), engine, voice, options)
+    assert jobs == []  # every piece was already there
+    fresh = tmp_path / "fresh.m4b"
+    run_book(book, book.selected(), engine, voice, BookOptions(output=fresh, format_name="m4b"))
+    assert out.read_bytes() == fresh.read_bytes()
+
+
+def test_pieces_at_a_gain_the_book_did_not_keep_are_encoded_again(engine_and_voice, api_env, tmp_path, monkeypatch):  # noqa: F811
+    from voiceclone_cli.audio.loudness import LoudnessMeter
+
+    engine, voice = engine_and_voice
+    api_env.state.amplitudes = [0.02] * 2 + [0.5] * 60  # a quiet first chapter (title, text), then loud ones
+    book = make_book(chapters=3, sentences=4)
+    gains = []
+    real_run = pieces_module.EncoderProcess.run
+    monkeypatch.setattr(pieces_module.EncoderProcess, "run",
+                        lambda self, job: (gains.append((Path(job["target"]).name[:4], job["gain_db"])),
+                                           real_run(self, job)))
+    out = tmp_path / "book.m4b"
+    summary = run_book(book, book.selected(), engine, voice, BookOptions(output=out, format_name="m4b"))
+    assert len({g for _, g in gains}) > 1  # the first guess did not hold ...
+    final = [g for name, g in gains if name == "0001"][-1]
+    assert final == pytest.approx(summary.gain_db)  # ... so chapter 1 was encoded again at the book's gain
+    meter = LoudnessMeter(24000)
+    meter.add(decoded(out))
+    assert abs(meter.result().integrated_lufs - -18.0) <= 1.0
+
+
+def test_chapter_files_of_a_folder_are_encoded_once_each(engine_and_voice, tmp_path, monkeypatch):  # noqa: F811
+    engine, voice = engine_and_voice
+    book = make_book(chapters=2, sentences=3)
+    jobs = []
+    real_run = pieces_module.EncoderProcess.run
+    monkeypatch.setattr(pieces_module.EncoderProcess, "run", lambda self, job: (jobs.append(job), real_run(self, job)))
+    outdir = tmp_path / "chapters"
+    outdir.mkdir()
+    run_book(book, book.selected(), engine, voice, BookOptions(outdir=outdir, format_name="ogg", loudness=None))
+    assert [job["format"] for job in jobs] == ["ogg", "ogg"]
+    assert sorted(p.name for p in outdir.iterdir()) == ["01-chapter-1.ogg", "02-chapter-2.ogg", "chapters.json"]
+
+
+# ---- the child process ---------------------------------------------------------------------
+
+
+def child(tmp_path: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "voiceclone_cli.book.encoder"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def test_the_encoder_answers_a_damaged_chapter_with_an_error_line(tmp_path):
+    broken = tmp_path / "0001.wav"
+    broken.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    proc = child(tmp_path)
+    job = {"target": str(tmp_path / "p.m4a"), "wav": str(broken), "gain_db": 0.0, "lead": 0, "tail": 0,
+           "format": "m4b", "rate": 24000}
+    out, err = proc.communicate(json.dumps(job) + "\n", timeout=60)
+    answer = json.loads(out)
+    assert "cannot read the chapter audio" in answer["error"] and "again" in answer["hint"]
+    assert proc.returncode == 0 and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == [broken]  # no piece, no temp file
+
+
+def test_sigterm_stops_the_encoder_mid_piece_without_leaving_a_file(tmp_path):
+    long_wav = tmp_path / "0001.wav"
+    sf.write(long_wav, (np.random.default_rng(0).standard_normal(24000 * 1200) * 0.1).astype(np.float32),
+             24000, subtype="PCM_16")  # 20 minutes: several seconds of encoding
+    proc = child(tmp_path)
+    job = {"target": str(tmp_path / "p.m4a"), "wav": str(long_wav), "gain_db": 0.0, "lead": 0, "tail": 0,
+           "format": "m4b", "rate": 24000}
+    proc.stdin.write(json.dumps(job) + "\n")
+    proc.stdin.flush()
+    deadline = time.monotonic() + 60  # a hang detector, not a pacing sleep
+    while not any(p.name.endswith(".part") for p in tmp_path.iterdir()):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0001.wav"]
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_sigterm_mid_book_stops_the_encoders_too(server, sample_wav, tmp_path):
+    from tests.fakeserver import Fault
+    from tests.test_book_resume import run_book_process
+    from tests.test_entrypoint import env_for
+
+    server.state.rate = 8000
+    server.fail(*[Fault("slow", delay=0)] * 8, *[Fault("slow", delay=60)] * 40)  # chapters 1-2, then a hang
+    env = env_for(server, VOICECLONE_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(REPO))
+    out = tmp_path / "book.m4b"
+    work = tmp_path / ".book.m4b.voiceclone-book"
+    proc = run_book_process(out, sample_wav, env)
+    try:
+        deadline = time.monotonic() + 60  # a hang detector, not a pacing sleep
+        while not list(work.glob("000[12]-*.m4a")):
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "chapter 1 was never encoded"
+            time.sleep(0.02)
+        encoders = children_of(proc.pid)
+        assert encoders  # the child that encoded chapter 1, waiting for more
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    deadline = time.monotonic() + 30  # an orphaned encoder ends when its stdin closes
+    while any(alive(pid) for pid in encoders):
+        assert time.monotonic() < deadline, "an encoder outlived its book run"
+        time.sleep(0.02)
+    assert not out.exists()
+    # The run itself died by SIGTERM's default action (this script installs no handler), so its
+    # own temp file may stay for the next run to remove; an encoder's never does.
+    assert not [p for p in work.glob(".*.part") if any(f".{pid}-" in p.name for pid in encoders)]
