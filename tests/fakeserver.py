@@ -21,6 +21,7 @@ import struct
 import threading
 import time
 import wave
+import zlib
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -85,6 +86,9 @@ class ServerState:
     rate_limit_burst: int = 1
     refused_texts: dict[str, int] = field(default_factory=dict)
     seconds_per_char: float = SECONDS_PER_CHAR  # raise it for an engine that answers long audio
+    # A recording (mono float at ``rate``) answers are cut from instead of a tone, so that what
+    # runs on the audio (encoders above all, which are far slower on a pure tone) sees speech.
+    speech: np.ndarray | None = None
 
 
 def _sniff(data: bytes) -> str | None:
@@ -144,14 +148,31 @@ def parse_multipart(body: bytes, content_type: str) -> tuple[dict[str, str], dic
     return fields, files
 
 
+_loop: list = [None, None]  # the last recording given, and its loop
+
+
+def _speech_loop(speech: np.ndarray) -> np.ndarray:
+    """``speech`` at an RMS of 1/4, repeated to two minutes: answers are slices of it."""
+    if _loop[0] is not speech:
+        level = max(1e-9, float(np.sqrt(np.mean(speech * speech))))
+        _loop[:] = [speech, np.resize(speech / level / 4, max(len(speech) * 2, 120 * 48000)).astype(np.float32)]
+    return _loop[1]
+
+
 def make_voice_wav(text: str, speed: float, pitch: float, rate: int, amplitude: float,
-                   seconds_per_char: float = SECONDS_PER_CHAR) -> bytes:
+                   seconds_per_char: float = SECONDS_PER_CHAR, speech: np.ndarray | None = None) -> bytes:
     seconds = max(0.2, len(text) * seconds_per_char / speed)
     n = int(seconds * rate)
     t = np.arange(n) / rate
     freq = 220.0 * (2.0 ** pitch)
     envelope = np.minimum(1.0, np.minimum(t, seconds - t) / 0.02)  # no clicks inside the chunk
-    tone = amplitude * envelope * np.sin(2 * math.pi * freq * t)
+    if speech is not None and len(speech):  # a cut of it, at the even level a real voice has
+        loop = _speech_loop(speech)
+        start = zlib.crc32(text.encode("utf-8")) % len(speech)
+        voice = loop[start:start + n] if start + n <= len(loop) else loop[(np.arange(n) + start) % len(loop)]
+    else:
+        voice = np.sin(2 * math.pi * freq * t)
+    tone = amplitude * envelope * voice
     silence = np.zeros(int(0.3 * rate))
     signal = np.concatenate([silence, tone, silence])
     pcm = np.round(np.clip(signal, -1, 1) * 32767).astype("<i2").tobytes()
@@ -279,7 +300,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._json(status, f"refused text containing {needle!r}")
         rate = state.rates[index % len(state.rates)] if state.rates else state.rate
         amplitude = state.amplitudes[index % len(state.amplitudes)] if state.amplitudes else 0.5
-        audio = make_voice_wav(text, speed, pitch, rate, amplitude, state.seconds_per_char)
+        audio = make_voice_wav(text, speed, pitch, rate, amplitude, state.seconds_per_char, state.speech)
         self._record.rate = rate
         self.send_response(200)
         self.send_header("Content-Type", "audio/wav")
