@@ -94,8 +94,7 @@ def test_first_use_keeps_the_state_and_later_uses_never_encode(cli, pocket, tiny
     assert (folder / STATE).stat().st_size == kept["size"]
     # Still readable by a voiceclone that predates engine states: same version, same files.
     assert after["version"] == before["version"] == 1 and after["files"] == before["files"]
-    # It is pocket-tts's own state file.
-    from pocket_tts import TTSModel  # noqa: F401  (the reader below is pocket-tts's)
+    # It is pocket-tts's own state file, read by pocket-tts's own reader.
     from pocket_tts.models.model_state import _import_model_state
 
     assert "transformer.layers.0.self_attn" in _import_model_state(folder / STATE, "cpu")
