@@ -49,7 +49,7 @@ _voiceclone_batch() {
         '--voice[A saved voice, instead of --sample ('\''voiceclone voices list'\'').]:voice:_voiceclone_voice_names' \
         '--engine[The engine that speaks\: remote, local, or an installed plugin ('\''voiceclone engines'\'' lists them). \[default\: the engine setting, remote\]]:value: ' \
         '--local[Short for --engine local\: clone offline on the CPU (needs the '\''local'\'' extra); no API key, nothing leaves the machine.]' \
-        '--no-cache[Use no cache at all\: request every chunk again (answers are neither read from nor saved to the response cache) and, with --local, analyse the sample again.]' \
+        '--no-cache[Use no cache at all\: request every chunk again (answers are neither read from nor saved to the response cache) and, with --local or --engine pocket, analyse the sample again (a saved voice'\''s kept state too).]' \
         '--dry-run[Check everything and print the requests, characters, cached chunks and estimated audio minutes, without sending anything or writing any file. Needs no API key.]' \
         '--json[Print a one-line JSON summary on stdout.]' \
         '(--quiet -q)'{--quiet,-q}'[Only errors on stderr\: no progress bar, no summary table.]' \
@@ -89,7 +89,7 @@ _voiceclone_book() {
         '--voice[A saved voice, instead of --sample ('\''voiceclone voices list'\'').]:voice:_voiceclone_voice_names' \
         '--engine[The engine that speaks\: remote, local, or an installed plugin ('\''voiceclone engines'\'' lists them). \[default\: the engine setting, remote\]]:value: ' \
         '--local[Short for --engine local\: clone offline on the CPU (needs the '\''local'\'' extra); no API key, nothing leaves the machine.]' \
-        '--no-cache[Use no cache at all\: request every chunk again (answers are neither read from nor saved to the response cache) and, with --local, analyse the sample again.]' \
+        '--no-cache[Use no cache at all\: request every chunk again (answers are neither read from nor saved to the response cache) and, with --local or --engine pocket, analyse the sample again (a saved voice'\''s kept state too).]' \
         '--dry-run[Check everything and print the requests, characters, cached chunks and estimated audio minutes, without sending anything or writing any file. Needs no API key.]' \
         '--json[Print a one-line JSON summary (or the --list rows) on stdout.]' \
         '(--quiet -q)'{--quiet,-q}'[Only errors on stderr.]' \
@@ -232,7 +232,7 @@ _voiceclone_say() {
         '--voice[A saved voice, instead of --sample ('\''voiceclone voices list'\'').]:voice:_voiceclone_voice_names' \
         '--engine[The engine that speaks\: remote, local, or an installed plugin ('\''voiceclone engines'\'' lists them). \[default\: the engine setting, remote\]]:value: ' \
         '--local[Short for --engine local\: clone offline on the CPU (needs the '\''local'\'' extra); no API key, nothing leaves the machine.]' \
-        '--no-cache[Use no cache at all\: request every chunk again (answers are neither read from nor saved to the response cache) and, with --local, analyse the sample again.]' \
+        '--no-cache[Use no cache at all\: request every chunk again (answers are neither read from nor saved to the response cache) and, with --local or --engine pocket, analyse the sample again (a saved voice'\''s kept state too).]' \
         '--dry-run[Check everything and print the requests, characters, cached chunks and estimated audio minutes, without sending anything or writing any file. Needs no API key.]' \
         '--play[Play through the default audio device as it is made (with -o\: play and save).]' \
         '--format[Output format. Default\: from the -o extension, else wav.]:value:(wav flac ogg mp3)' \
@@ -270,7 +270,7 @@ _voiceclone_serve() {
 }
 
 _voiceclone_voices() {
-    local -a subcmds; subcmds=('add:Check a sample as '\''say'\'' does and keep it under NAME (with the local engine'\''s profile).' 'export:Write a voice (sample, profile, details, hashes) to one portable file.' 'import:Add a voice from an exported file, after checking every file in it.' 'list:Every voice: its length, the engines it is ready for, its note; damaged ones marked.' 'play:Play a voice'\''s stored sample through the default audio device.' 'rename:Give a voice another name (or another letter case).' 'rm:Remove voices (damaged ones too); if any name is unknown, nothing is removed.' 'show:Everything about a voice: source, length, format, date, hash, folder and files.')
+    local -a subcmds; subcmds=('add:Check a sample as '\''say'\'' does and keep it under NAME (with the local engine'\''s profile).' 'export:Write a voice (sample, profile, engine states, details, hashes) to one portable file.' 'import:Add a voice from an exported file, after checking every file in it.' 'list:Every voice: its length, the engines it is ready for, its note; damaged ones marked.' 'play:Play a voice'\''s stored sample through the default audio device.' 'rename:Give a voice another name (or another letter case).' 'rm:Remove voices (damaged ones too); if any name is unknown, nothing is removed.' 'show:Everything about a voice: source, length, format, date, hash, folder, files and engine states.')
     _arguments -C \
         '(--help -h)'{--help,-h}'[Show this message and exit.]' \
         '(--version -V)'{--version,-V}'[Show the version and exit.]' \

@@ -482,3 +482,142 @@ def test_bash_completes_voice_names(cli, sample_wav, monkeypatch):
     assert bash_complete(["voiceclone", "voices", "export", "A"]) == ["Anna"]
     assert "Anna" not in bash_complete(["voiceclone", "voices", "export", "Anna", "''"])
     assert "--names" not in bash_complete(["voiceclone", "voices", "list", "--"])
+
+
+# -- engine voice states (any engine; pocket's own are in test_pocket_voices) -------------
+
+
+class StatefulEngine:
+    """The smallest engine that keeps a voice state: the state is the sample's hash, reversed."""
+
+    name = "tone"
+    voice_state_suffix = ".bin"
+
+    def __init__(self, identity: str = "tone-model-1") -> None:
+        self.voice_state_identity = identity
+        self.prepared = 0
+        self.imported = 0
+
+    def prepare_voice(self, sample):
+        self.prepared += 1
+        return sample.sha256[::-1]
+
+    def export_voice_state(self, voice) -> bytes:
+        return voice.encode()
+
+    def import_voice_state(self, sample, data: bytes):
+        if data.decode() != sample.sha256[::-1]:
+            raise ValueError("not this voice's state")
+        self.imported += 1
+        return data.decode()
+
+
+def test_any_engine_keeps_its_state_with_a_saved_voice(cli, sample_wav, tmp_path, monkeypatch):
+    from voiceclone_cli.voices import VoiceLibrary
+    from voiceclone_cli.voices.states import prepare_voice
+
+    add(cli, "ana", sample_wav)
+    engine = StatefulEngine()
+    sample = VoiceLibrary().get("ana").prepared_sample()
+    assert prepare_voice(engine, sample) == sample.sha256[::-1] and engine.prepared == 1
+    folder = folder_of(cli, "ana")
+    assert (folder / "engines" / "tone.bin").read_bytes() == sample.sha256[::-1].encode()
+    assert listed(cli)[0]["engines"] == ["remote", "tone"]
+
+    again = VoiceLibrary().get("ana").prepared_sample()
+    assert prepare_voice(engine, again) == sample.sha256[::-1]
+    assert (engine.prepared, engine.imported) == (1, 1)
+    # a file sample is never a saved voice, even with the same bytes
+    assert prepare_voice(engine, prepare_sample(sample_wav)) and engine.prepared == 2
+    # another model: made again and replaced
+    other = StatefulEngine("tone-model-2")
+    prepare_voice(other, VoiceLibrary().get("ana").prepared_sample())
+    assert other.prepared == 1
+    shown = json.loads(cli(["voices", "show", "ana", "--json"]).out)
+    assert shown["engine_states"]["tone"]["identity"] == "tone-model-2"
+
+    exported = tmp_path / "ana.vcvoice"
+    assert cli(["voices", "export", "ana", exported]).code == 0
+    monkeypatch.setenv("VOICECLONE_DATA_DIR", str(tmp_path / "elsewhere"))
+    r = cli(["voices", "import", exported, "--no-profile"])
+    assert r.code == 0 and "ready for remote, tone" in r.stderr, r.stderr
+    prepare_voice(other, VoiceLibrary().get("ana").prepared_sample())
+    assert (other.prepared, other.imported) == (1, 1)
+
+
+def test_an_engine_without_the_hooks_or_a_usable_name_keeps_nothing(cli, sample_wav):
+    from voiceclone_cli.voices import VoiceLibrary
+    from voiceclone_cli.voices.states import prepare_voice
+
+    add(cli, "ana", sample_wav)
+    plain = StatefulEngine()
+    plain.voice_state_identity = None  # e.g. pocket without weights (a dry run)
+    odd = StatefulEngine()
+    odd.name = "../Tone"
+    for engine in (plain, odd):
+        prepare_voice(engine, VoiceLibrary().get("ana").prepared_sample())
+    assert listed(cli)[0]["engines"] == ["remote"]
+    assert not (folder_of(cli, "ana") / "engines").exists()
+
+
+def test_a_bad_engine_states_entry_never_damages_the_voice(cli, sample_wav):
+    from voiceclone_cli.voices import VoiceLibrary
+    from voiceclone_cli.voices.record import VoiceRecord
+
+    add(cli, "ana", sample_wav)
+    folder = folder_of(cli, "ana")
+    document = json.loads((folder / "voice.json").read_text())
+    document["engine_states"] = {
+        "tone": {"identity": "x", "file": "../../evil.bin", "sha256": "0" * 64, "size": 1},
+        "other": {"identity": "x", "file": "engines/tone.bin", "sha256": "0" * 64, "size": 1},
+        "pocket": "not a mapping",
+        "fine": {"identity": "x", "file": "engines/fine.bin", "sha256": "0" * 64, "size": 1},
+    }
+    (folder / "voice.json").write_text(json.dumps(document))
+    assert listed(cli)[0]["damaged"] is None
+    assert listed(cli)[0]["engines"] == ["remote"]  # "fine" names a file that is not there
+    assert VoiceLibrary().get("ana").record.states == {}
+    assert VoiceRecord.from_json((folder / "voice.json").read_bytes()).states.keys() == {"fine"}
+
+
+@pytest.mark.parametrize("case, message", [
+    ("unlisted state", "holds 'engines/tone.bin', which its manifest does not list"),
+    ("missing state", "lacks 'engines/tone.bin', which its manifest lists"),
+    ("tampered state", "engines/tone.bin does not match its recorded SHA-256"),
+    ("state bomb", "unpacks to more than"),
+    ("state traversal", "unsafe path ('engines/../sample.wav')"),
+    ("foreign state name", "unexpected member 'engines/tone.sh.bak'"),
+])
+def test_bad_engine_states_in_voice_files_are_refused(cli, sample_wav, tmp_path, case, message):
+    from voiceclone_cli.voices import VoiceLibrary
+    from voiceclone_cli.voices.states import prepare_voice
+
+    add(cli, "ana", sample_wav)
+    prepare_voice(StatefulEngine(), VoiceLibrary().get("ana").prepared_sample())
+    good = tmp_path / "ana.vcvoice"
+    assert cli(["voices", "export", "ana", good]).code == 0
+    assert cli(["voices", "rm", "ana"]).code == 0
+    state = "engines/tone.bin"
+
+    def change(name, data):
+        if case == "unlisted state" and name == "manifest.json":
+            document = json.loads(data)
+            del document["engine_states"]
+            data = json.dumps(document).encode()
+        elif name == state and case == "missing state":
+            return
+        elif name == state and case == "tampered state":
+            data = data[::-1]
+        elif name == state and case == "state bomb":
+            data = b"\0" * 70_000_000
+        elif name == state and case == "state traversal":
+            name = "engines/../sample.wav"
+        elif name == state and case == "foreign state name":
+            name = "engines/tone.sh.bak"
+        yield name, data
+
+    bad = _rewrite(good, tmp_path / "bad.vcvoice", change)
+    r = cli(["voices", "import", bad, "--no-profile"])
+    assert r.code == 3, r.stderr
+    assert message in r.stderr and r.stderr.count("\n") == 1
+    assert listed(cli) == []

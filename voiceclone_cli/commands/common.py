@@ -89,6 +89,13 @@ class _StderrHandler(logging.Handler):
             self.handleError(record)
 
 
+def human_size(count: int) -> str:
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"
+
+
 def setup_logging(*, quiet: bool = False, debug: bool = False) -> None:
     """Route the core's log records to stderr at the verbosity the flags ask for."""
     logger = logging.getLogger("voiceclone")

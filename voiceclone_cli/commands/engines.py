@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from voiceclone_cli.commands.common import HELP_OPTIONS, emit, info
+from voiceclone_cli.commands.common import HELP_OPTIONS, emit, human_size, info
 from voiceclone_cli.commands.presentation import Command, Group
 
 
@@ -87,8 +87,8 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable
         emit(json.dumps({"path": str(cache.directory), "entries": found.entries, "bytes": found.bytes,
                           "max_bytes": found.max_bytes, "runs": found.runs}))
         return
-    cap = "off (VOICECLONE_CACHE_SIZE=0: nothing is stored)" if found.max_bytes <= 0 else _size(found.max_bytes)
-    emit(f"responses  {found.entries} entries, {_size(found.bytes)} of {cap}")
+    cap = "off (VOICECLONE_CACHE_SIZE=0: nothing is stored)" if found.max_bytes <= 0 else human_size(found.max_bytes)
+    emit(f"responses  {found.entries} entries, {human_size(found.bytes)} of {cap}")
     emit(f"path       {cache.directory}")
     if found.runs:
         hits = sum(run.get("hits", 0) for run in found.runs)
@@ -114,7 +114,7 @@ def clear(
     if responses or both:
         cache = ResponseCache(max_bytes=0)  # clearing must work even with a bad size setting
         answers = cache.clear()
-        removed.append(f"{answers.files} cached response(s), {_size(answers.bytes)}, from {cache.directory}")
+        removed.append(f"{answers.files} cached response(s), {human_size(answers.bytes)}, from {cache.directory}")
     if profiles or both:
         from voiceclone_cli.dirs import empty_folder
         from voiceclone_cli.engines.pocket.voice_cache import voices_dir
@@ -124,7 +124,7 @@ def clear(
         models = clear_models()
         states = empty_folder(voices_dir())
         removed.append(f"{voices.files + states.files} cached voice profile(s) and {models.files} prepared model(s), "
-                       f"{_size(voices.bytes + models.bytes + states.bytes)}, from {profile_cache.directory.parent}")
+                       f"{human_size(voices.bytes + models.bytes + states.bytes)}, from {profile_cache.directory.parent}")
     info("removed " + "; ".join(removed))
 
 
@@ -135,9 +135,3 @@ def path() -> None:
 
     emit(str(ProfileCache().directory.parent))
 
-
-def _size(count: int) -> str:
-    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
-        if count >= scale:
-            return f"{count / scale:.1f} {unit}"
-    return f"{count} bytes"

@@ -43,7 +43,7 @@ ApiKey = Annotated[Optional[str], typer.Option("--api-key", metavar="KEY", help=
 Local = Annotated[bool, typer.Option("--local", help="Short for --engine local: clone offline on the CPU (needs the 'local' extra); no API key, nothing leaves the machine.")]
 EngineName = Annotated[Optional[str], typer.Option("--engine", metavar="NAME", help="The engine that speaks: remote, local, or an installed plugin ('voiceclone engines' lists them). \\[default: the engine setting, remote]", show_default=False)]
 VoiceName = Annotated[Optional[str], typer.Option("--voice", metavar="VOICE", help="A saved voice, instead of --sample ('voiceclone voices list').", show_default=False)]
-NoCache = Annotated[bool, typer.Option("--no-cache", help="Use no cache at all: request every chunk again (answers are neither read from nor saved to the response cache) and, with --local, analyse the sample again.")]
+NoCache = Annotated[bool, typer.Option("--no-cache", help="Use no cache at all: request every chunk again (answers are neither read from nor saved to the response cache) and, with --local or --engine pocket, analyse the sample again (a saved voice's kept state too).")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Check everything and print the requests, characters, cached chunks and estimated audio minutes, without sending anything or writing any file. Needs no API key.")]
 Debug = Annotated[bool, typer.Option("--debug", help="Tracebacks and a redacted request log on stderr.")]
 

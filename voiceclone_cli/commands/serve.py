@@ -58,9 +58,14 @@ def make_serve_engine(name: str, no_cache: bool) -> Any:
 
 
 def prepare_voice(engine: Any, sample_path: Path, strict: bool) -> Any:
-    """A voice for ``engine`` from a sample file (an upload, or a saved voice's sample)."""
+    """A voice for ``engine`` from a sample file: an upload, or a saved voice's sample, which is
+    then used as ``--voice NAME`` is (with the engine state kept in the voice's folder)."""
     from voiceclone_cli.prepare.voice import load_voice_sample
+    from voiceclone_cli.voices.library import saved_voice_at
 
+    saved = saved_voice_at(sample_path)
+    if saved is not None:
+        return engine.prepare_voice(saved.prepared_sample())
     return engine.prepare_voice(load_voice_sample(sample=sample_path, strict=strict))
 
 

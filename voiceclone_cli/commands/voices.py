@@ -14,7 +14,7 @@ import typer
 
 from voiceclone_cli.commands.presentation import Command, Group
 from voiceclone_cli.limits import SAMPLE_HELP
-from voiceclone_cli.commands.common import HELP_OPTIONS, emit, info, setup_logging
+from voiceclone_cli.commands.common import HELP_OPTIONS, emit, human_size, info, setup_logging
 
 app = typer.Typer(
     cls=Group,
@@ -100,12 +100,13 @@ def list_(
         info("no voices yet — add one with 'voiceclone voices add NAME SAMPLE'")
         return
     width = max(len("NAME"), *(len(e.name) for e in entries))
-    emit(f"{'NAME':<{width}}  {'LENGTH':>7}  {'ENGINES':<14}  NOTE")
+    column = max(14, *(len(_engines(e)) for e in entries if not isinstance(e, DamagedVoice)))
+    emit(f"{'NAME':<{width}}  {'LENGTH':>7}  {'ENGINES':<{column}}  NOTE")
     for e in entries:
         if isinstance(e, DamagedVoice):
-            emit(f"{e.name:<{width}}  {'-':>7}  {'DAMAGED':<14}  {e.reason}")
+            emit(f"{e.name:<{width}}  {'-':>7}  {'DAMAGED':<{column}}  {e.reason}")
         else:
-            emit(f"{e.name:<{width}}  {e.seconds:>6.1f}s  {_engines(e):<14}  {e.note}")
+            emit(f"{e.name:<{width}}  {e.seconds:>6.1f}s  {_engines(e):<{column}}  {e.note}")
 
 
 def _summary(entry) -> dict:
@@ -115,13 +116,16 @@ def _summary(entry) -> dict:
 
 @app.command("show", cls=Command, context_settings=HELP_OPTIONS, epilog="[bold]Example[/bold]\n\n  voiceclone voices show ana")
 def show(name: NameArg, as_json: JsonOpt = False) -> None:
-    """Everything about a voice: source, length, format, date, hash, folder and files."""
+    """Everything about a voice: source, length, format, date, hash, folder, files and engine states."""
     details = _library().get(name).to_dict()
     if as_json:
         emit(json.dumps(details, ensure_ascii=False))
         return
     details["seconds"] = f"{details['seconds']:.2f} s"
     details["engines"] = ", ".join(details["engines"])
+    details["engine_states"] = "; ".join(
+        f"{engine} {human_size(state['size'])} (for {state['identity']})"
+        for engine, state in details["engine_states"].items()) or None
     del details["damaged"]
     width = max(len(key) for key in details)
     for key, value in details.items():
@@ -176,7 +180,7 @@ def export(
     force: Annotated[bool, typer.Option("--force", help="Replace FILE if it exists.")] = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Write a voice (sample, profile, details, hashes) to one portable file."""
+    """Write a voice (sample, profile, engine states, details, hashes) to one portable file."""
     target = _library().export(name, file, force=force)
     info(f"exported voice {name!r} to {target}", quiet)
 

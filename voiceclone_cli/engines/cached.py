@@ -3,6 +3,10 @@
 ``commands.common.open_engine`` (and ``api.get_engine``) wrap every engine in this once, so ``say``, ``batch`` and whatever comes later
 go through the cache without knowing it. Batch workers share one wrapped engine: the cache is
 thread-safe and the wrapper keeps no per-call state.
+
+Voices go through it too: a saved voice's kept engine state (``voices.states``) is used, or
+made and kept, here. Without the wrapper (``--no-cache``, "use no cache at all") the engine
+prepares every voice afresh, as it does its own caches then.
 """
 
 from __future__ import annotations
@@ -71,7 +75,9 @@ class CachedEngine:
         return self.cache.contains(self.key(text, voice, speed=speed, pitch=pitch))
 
     def prepare_voice(self, sample: PreparedSample) -> CachedVoice:
-        return CachedVoice(sample, self.engine.prepare_voice(sample))
+        from voiceclone_cli.voices.states import prepare_voice
+
+        return CachedVoice(sample, prepare_voice(self.engine, sample))
 
     def synthesize(self, text: str, voice: Any, *, speed: float = 1.0, pitch: float = 0.0) -> Audio:
         """From the cache, else from the engine — once: a worker asking for a chunk another

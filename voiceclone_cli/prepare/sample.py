@@ -18,7 +18,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from voiceclone_cli import limits
 from voiceclone_cli.limits import SAMPLE_WINDOW
@@ -60,6 +60,9 @@ class PreparedSample:
     rate: int
     source: Path
     notes: list[str] = field(default_factory=list)
+    # The saved voice (``voices.StoredVoice``) this sample is, when it came by name: engines
+    # may keep their voice state with it (``voices.states``).
+    saved: Any = field(default=None, repr=False, compare=False)
 
     @functools.cached_property  # hashed once per voice, not once per chunk's cache lookup
     def sha256(self) -> str:

@@ -1,5 +1,6 @@
 """A voice as one portable file: a zip holding ``manifest.json`` (``record.VoiceRecord``),
-the prepared sample and, when there is one, the local engine's profile.
+the prepared sample and, when there are some, the local engine's profile and the voice states
+other engines keep with it (``engines/<engine><suffix>``).
 
 Reading trusts nothing in the file. Members are read into memory by their known names, never
 extracted by the names the file gives, and each is read no further than its size limit, so a
@@ -18,14 +19,19 @@ from voiceclone_cli.errors import InputError
 from voiceclone_cli.prepare.sample import MAX_BYTES
 from voiceclone_cli.voices.record import (
     FILE_NAMES,
+    MAX_STATES,
     PROFILE_NAME,
     NewerRecordError,
     RecordError,
     VoiceRecord,
+    is_state_file_name,
 )
 
 MANIFEST = "manifest.json"
-MAX_FILE_BYTES = 64 * 1024 * 1024  # a voice file is a few MB; anything far larger is not one
+# A pocket voice state is ~0.6 MB per second of sample (about 19 MB for the longest, 30 s).
+MAX_STATE_BYTES = 64 * 1024 * 1024
+# A voice file is a few MB, some tens with engine states; anything far larger is not one.
+MAX_FILE_BYTES = 128 * 1024 * 1024
 _LIMITS = {MANIFEST: 1024 * 1024, PROFILE_NAME: 32 * 1024 * 1024}  # the sample's is MAX_BYTES
 _FOREIGN_HINT = "give a file made by 'voiceclone voices export NAME FILE'"
 _DAMAGED_HINT = "export the voice again, or copy the file again"
@@ -48,13 +54,17 @@ def read_archive(path: Path) -> tuple[VoiceRecord, dict[str, bytes]]:
                 raise InputError(f"{path.name} is not a voiceclone voice file (it has no {MANIFEST})",
                                  hint=_FOREIGN_HINT)
             record = _record(path, _read_member(path, archive, members[MANIFEST]))
-            unexpected = set(members) - {MANIFEST} - set(record.files)
-            missing = set(record.files) - set(members)
+            listed = {**record.files, **record.state_files}
+            unexpected = set(members) - {MANIFEST} - set(listed)
+            missing = set(listed) - set(members)
             if unexpected or missing:
                 problem = (f"holds {sorted(unexpected)[0]!r}, which its manifest does not list" if unexpected
                            else f"lacks {sorted(missing)[0]!r}, which its manifest lists")
                 raise InputError(f"{path.name} is damaged: it {problem}", hint=_DAMAGED_HINT)
-            contents = {name: _read_member(path, archive, members[name]) for name in record.files}
+            if sum(entry["size"] for entry in listed.values()) > MAX_FILE_BYTES:
+                raise InputError(f"{path.name} unpacks to more than {MAX_FILE_BYTES:,} bytes; "
+                                 "refusing it (a zip bomb?)", hint=_FOREIGN_HINT)
+            contents = {name: _read_member(path, archive, members[name]) for name in listed}
     except zipfile.BadZipFile as exc:
         raise InputError(f"{path.name} is not a voiceclone voice file, or it is truncated ({exc})",
                          hint=_FOREIGN_HINT) from None
@@ -87,10 +97,12 @@ def _members(path: Path, archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]
         if name.startswith(("/", "\\")) or "\\" in name or ".." in name.split("/") or ":" in name:
             raise InputError(f"{path.name} holds a member with an unsafe path ({name!r}); refusing it",
                              hint=_FOREIGN_HINT)
-        if name != MANIFEST and name not in FILE_NAMES:
+        if name != MANIFEST and name not in FILE_NAMES and not is_state_file_name(name):
             raise InputError(f"{path.name} holds an unexpected member {name!r}", hint=_FOREIGN_HINT)
         if name in members:
             raise InputError(f"{path.name} holds {name!r} twice", hint=_FOREIGN_HINT)
+        if len(members) > 1 + len(FILE_NAMES) + MAX_STATES:
+            raise InputError(f"{path.name} holds too many members to be a voice file", hint=_FOREIGN_HINT)
         if info.flag_bits & 0x1:
             raise InputError(f"{path.name} is encrypted", hint=_FOREIGN_HINT)
         members[name] = info
@@ -98,7 +110,7 @@ def _members(path: Path, archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]
 
 
 def _read_member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
-    limit = _LIMITS.get(info.filename, MAX_BYTES)
+    limit = MAX_STATE_BYTES if is_state_file_name(info.filename) else _LIMITS.get(info.filename, MAX_BYTES)
     bomb = InputError(f"{path.name}: {info.filename} unpacks to more than {limit:,} bytes; "
                       "refusing it (a zip bomb?)", hint=_FOREIGN_HINT)
     if info.file_size > limit:

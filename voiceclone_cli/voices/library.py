@@ -7,16 +7,21 @@ Layout, under the user data directory (``$VOICECLONE_DATA_DIR`` overrides it)::
     voices/<id>/voice.json   the voice's description (``record.VoiceRecord``)
     voices/<id>/sample.wav   the prepared sample: exactly the bytes that are uploaded
     voices/<id>/profile.npz  the local engine's profile, when it was installed
+    voices/<id>/engines/     voice states other engines keep (``pocket.safetensors``), made
+                             on the voice's first use with that engine (``states``)
 
 Folders are named by a random id, never by the voice's name, so names may use any script and
 differ from each other only in case without meeting a file system's rules. The folders are the
 truth: a voice is complete once its folder is renamed into place (it is built under a hidden
 name), and the index is only a summary of them, rebuilt whenever it is missing, damaged or out
 of step. A damaged folder is reported as such and never stops the other voices from working.
+An engine state is derived data: one that is damaged or made for another model is left out
+(and made again on use), never a reason to call the voice damaged.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shutil
@@ -30,10 +35,12 @@ from typing import TYPE_CHECKING, Any, Union
 from voiceclone_cli.dirs import DATA_DIR_ENV, data_dir
 from voiceclone_cli.errors import InputError, OutputError, SampleError
 from voiceclone_cli.voices.names import closest, name_key, validate_name
-from voiceclone_cli.voices.record import PROFILE_NAME, SAMPLE_NAMES, RecordError, VoiceRecord
+from voiceclone_cli.voices.record import PROFILE_NAME, SAMPLE_NAMES, STATE_DIR, RecordError, VoiceRecord
 
 if TYPE_CHECKING:
     from voiceclone_cli.prepare.sample import PreparedSample
+
+log = logging.getLogger("voiceclone.voices")
 
 VOICE_FILE = "voice.json"
 INDEX_FILE = "index.json"
@@ -86,8 +93,32 @@ class StoredVoice:
 
     @property
     def engines(self) -> tuple[str, ...]:
-        """Remote always; local without analysis when a profile is stored."""
-        return ("remote", "local") if self.record.has_profile else ("remote",)
+        """The engines that need no analysis of the sample: remote always, local when a
+        profile is stored, and every engine that keeps a state with the voice."""
+        ready = ("remote", "local") if self.record.has_profile else ("remote",)
+        return ready + tuple(sorted(set(self.record.states) - set(ready)))
+
+    def engine_state(self, engine: str, identity: str) -> bytes | None:
+        """The state ``engine`` keeps with this voice, if it was made by ``identity`` (the
+        engine's model and state format) and its file is intact; None otherwise (logged)."""
+        entry = self.record.states.get(engine)
+        if entry is None:
+            return None
+        if entry["identity"] != identity:
+            log.info("the %s voice state kept with voice %r was made for another model; making it again",
+                     engine, self.name)
+            return None
+        try:
+            data = (self.folder / entry["file"]).read_bytes()
+        except OSError as exc:
+            problem: str | None = f"cannot read {entry['file']}: {exc.strerror}"
+        else:
+            problem = self.record.mismatch(entry["file"], data)
+        if problem:
+            log.warning("the %s voice state kept with voice %r is unusable (%s); making it again",
+                        engine, self.name, problem)
+            return None
+        return data
 
     def prepared_sample(self) -> PreparedSample:
         """The sample exactly as stored, so an upload (and the response cache key, its
@@ -105,7 +136,7 @@ class StoredVoice:
         except Exception as exc:  # the hash matched, so the file was stored like this
             raise _damaged(self.name, f"its sample cannot be decoded ({exc})") from None
         return PreparedSample(data, voice["filename"], voice["mime_type"], voice["format"],
-                              len(samples) / rate, samples, rate, self.sample_path, [])
+                              len(samples) / rate, samples, rate, self.sample_path, [], saved=self)
 
     def to_dict(self) -> dict[str, Any]:
         voice = self.record.voice
@@ -116,6 +147,10 @@ class StoredVoice:
             "profile_version": voice["profile_version"], "id": self.id, "folder": str(self.folder),
             "sample": str(self.sample_path),
             "profile": str(self.profile_path) if self.profile_path else None,
+            "engine_states": {
+                engine: {"identity": entry["identity"], "size": entry["size"], "file": str(self.folder / entry["file"])}
+                for engine, entry in sorted(self.record.states.items())
+            },
         }
 
 
@@ -236,7 +271,12 @@ class VoiceLibrary:
             kept = (npz, version) if _profile_usable(npz, version, notes) else None
         if kept is None and profile:
             kept = self._profile_for(prepared, notes)
-        return self._store({**record.voice, "name": wanted}, data, kept, force=force, notes=notes)
+        # Engine states are kept as they are: each engine checks its own on the voice's first
+        # use (made for its model, readable) and makes it again if not.
+        states = {engine: (entry["identity"], entry["file"], contents[entry["file"]])
+                  for engine, entry in record.states.items()}
+        return self._store({**record.voice, "name": wanted}, data, kept, force=force, notes=notes,
+                           states=states)
 
     def remove(self, names: Iterable[str]) -> list[str]:
         """Remove every named voice, or none if any name is unknown."""
@@ -284,13 +324,50 @@ class VoiceLibrary:
             problem = voice.record.mismatch(n, data)
             if problem:
                 raise _damaged(voice.name, problem)
+        voice, states = _intact_states(voice)  # a state damaged since is left out, not fatal
         try:
             with atomic_open(target) as handle:
-                write_archive(handle, voice.record, contents)
+                write_archive(handle, voice.record, {**contents, **states})
         except OSError as exc:
             raise OutputError(f"cannot write {target}: {exc.strerror}",
                               hint="check that the folder exists and is writable") from None
         return target
+
+    def keep_engine_state(self, voice: StoredVoice, engine: str, identity: str, suffix: str,
+                          data: bytes) -> bool:
+        """Keep ``engine``'s state (``data``, made by ``identity``) with ``voice``, replacing
+        any it kept before, so the voice never needs it computed again.
+
+        Best effort, under the lock, each file replaced atomically (the state first, then
+        ``voice.json`` naming it: a crash between them leaves a state that fails its hash and
+        is made again). False, logged, when the voice was removed or replaced since it was
+        read, or the library cannot be written (a read-only library costs only time).
+        """
+        from voiceclone_cli.voices.record import state_file_name
+
+        file = state_file_name(engine, suffix)
+        if file is None:
+            log.debug("engine %r (state suffix %r): no file name for its voice state", engine, suffix)
+            return False
+        try:
+            with self._locked():
+                current = self._load(voice.folder, voice.name)
+                if not isinstance(current, StoredVoice) or current.sha256 != voice.sha256:
+                    return False
+                before = current.record.states.get(engine)
+                (voice.folder / STATE_DIR).mkdir(exist_ok=True)
+                self._write_file(voice.folder / file, data)
+                self._write_file(voice.folder / VOICE_FILE,
+                                 current.record.with_state(engine, identity, file, data).to_json())
+                if before is not None and before["file"] != file:
+                    (voice.folder / before["file"]).unlink(missing_ok=True)
+        except (OutputError, OSError) as exc:
+            reason = exc.message if isinstance(exc, OutputError) else exc.strerror
+            log.info("the %s voice state is not kept with voice %r (%s); it is made again on its next use",
+                     engine, voice.name, reason)
+            return False
+        log.debug("kept the %s voice state with voice %r (%d bytes)", engine, voice.name, len(data))
+        return True
 
     # -- internals ----------------------------------------------------------------------
 
@@ -308,14 +385,17 @@ class VoiceLibrary:
             return None
 
     def _store(self, voice: dict[str, Any], data: bytes, profile: tuple[bytes, int] | None, *,
-               force: bool, notes: list[str]) -> Stored:
-        """Build the folder under a hidden name, rename it into place, then index it."""
+               force: bool, notes: list[str], states: dict[str, tuple[str, str, bytes]] | None = None) -> Stored:
+        """Build the folder under a hidden name, rename it into place, then index it.
+        ``states``: engine name -> (identity, file name, bytes), kept as they are."""
         from voiceclone_cli.voices.profile import local_engine_installed, put_in_cache
 
         contents = {SAMPLE_NAMES[voice["format"]]: data}
         if profile is not None:
             contents[PROFILE_NAME] = profile[0]
-        record = VoiceRecord.build({**voice, "profile_version": profile[1] if profile else None}, contents)
+        record = VoiceRecord.build({**voice, "profile_version": profile[1] if profile else None}, contents,
+                                   states)
+        files = {**contents, **{file: state for _, file, state in (states or {}).values()}}
         with self._locked():
             entries = self._scan(verify=False)
             replaced = self._check_free(voice["name"], force, entries)
@@ -323,7 +403,9 @@ class VoiceLibrary:
             staging, folder = self.directory / (_NEW + voice_id), self.directory / voice_id
             try:
                 staging.mkdir()
-                for name, content in [*contents.items(), (VOICE_FILE, record.to_json())]:
+                if states:
+                    (staging / STATE_DIR).mkdir()
+                for name, content in [*files.items(), (VOICE_FILE, record.to_json())]:
                     self._write_file(staging / name, content)
                 os.rename(staging, folder)
             except OSError as exc:
@@ -412,7 +494,7 @@ class VoiceLibrary:
             problem = voice.record.mismatch(name, data)
             if problem:
                 return DamagedVoice(voice.id, voice.folder, voice.name, problem)
-        return voice
+        return _intact_states(voice)[0]
 
     def _index(self) -> dict[str, str] | None:
         """id -> name from index.json, or None when it is missing or not one we wrote."""
@@ -531,6 +613,25 @@ def _recheck_sample(file: Path, record: VoiceRecord, data: bytes) -> PreparedSam
     return prepared
 
 
+def _intact_states(voice: StoredVoice) -> tuple[StoredVoice, dict[str, bytes]]:
+    """The voice without the engine states whose file is missing or fails its hash (they are
+    made again on use), and the intact states' contents by file name."""
+    record, contents = voice.record, {}
+    for engine, entry in voice.record.states.items():
+        try:
+            data = (voice.folder / entry["file"]).read_bytes()
+        except OSError as exc:
+            problem: str | None = f"cannot read {entry['file']}: {exc.strerror}"
+        else:
+            problem = voice.record.mismatch(entry["file"], data)
+        if problem:
+            log.debug("voice %r: the %s state is left out (%s)", voice.name, engine, problem)
+            record = record.without_state(engine)
+        else:
+            contents[entry["file"]] = data
+    return StoredVoice(voice.id, voice.folder, record), contents
+
+
 def _profile_usable(npz: bytes, version: int, notes: list[str]) -> bool:
     """Whether an imported profile can be kept as it is (or must be analysed again)."""
     from voiceclone_cli.voices import profile
@@ -546,6 +647,18 @@ def _profile_usable(npz: bytes, version: int, notes: list[str]) -> bool:
         notes.append(f"the voice profile cannot be used ({exc}); analysing again")
         return False
     return True
+
+
+def saved_voice_at(sample_path: Path) -> StoredVoice | None:
+    """The saved voice whose stored sample ``sample_path`` is, or None (any other file): for
+    callers handed a saved voice's sample path rather than its name."""
+    folder = Path(sample_path).parent
+    if not (folder / VOICE_FILE).is_file():
+        return None
+    entry = VoiceLibrary._load(folder, folder.name)
+    if isinstance(entry, StoredVoice) and entry.sample_path == Path(sample_path):
+        return entry
+    return None
 
 
 def voice_names(directory: Path | None = None) -> list[str]:

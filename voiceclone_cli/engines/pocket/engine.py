@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from voiceclone_cli.audio.wav import Audio
 from voiceclone_cli.engines.pocket.effects import EFFECTS_VERSION, change_speed_and_pitch
-from voiceclone_cli.engines.pocket.voice_cache import VoiceStateCache
+from voiceclone_cli.engines.pocket.voice_cache import STATE_FORMAT, VoiceStateCache
 from voiceclone_cli.engines.pocket.weights import FETCH_COMMAND, ModelFiles
 from voiceclone_cli.limits import SAMPLE_WINDOW
 from voiceclone_cli.errors import EngineUnavailableError, SampleError, TextError
@@ -111,6 +111,7 @@ class PocketEngine:
     max_workers = 1  # the model is not thread-safe: the pipeline overlaps writing instead
     cpu_bound = True
     endpoint = ""  # nothing leaves the machine once the weights are here
+    voice_state_suffix = ".safetensors"  # a saved voice keeps pocket-tts's own state file
 
     def __init__(self, files: ModelFiles | None, *, use_cache: bool = True, threads: int = 1,
                  seed: int = 0, cache: VoiceStateCache | None = None) -> None:
@@ -171,6 +172,25 @@ class PocketEngine:
         if self.use_cache:
             self.cache.store(key, state)
         return PocketVoice(sample, state, from_cache=False)
+
+    @property
+    def voice_state_identity(self) -> str | None:
+        """What a voice state depends on (the model, the state format), so a saved voice's kept
+        state is used only with the model that made it; None without weights."""
+        return None if self.files is None else f"{self.files.identity}-v{STATE_FORMAT}"
+
+    def export_voice_state(self, voice: PocketVoice) -> bytes:
+        from voiceclone_cli.engines.pocket.voice_cache import state_to_bytes
+
+        return state_to_bytes(voice.state)
+
+    def import_voice_state(self, sample: PreparedSample, data: bytes) -> PocketVoice:
+        """The voice from a kept state, with no encoding; ValueError if it is unusable."""
+        from voiceclone_cli.engines.pocket.voice_cache import state_from_bytes
+
+        state = state_from_bytes(self.model(), data)
+        log.debug("pocket voice state from the saved voice's folder")
+        return PocketVoice(sample, state, from_cache=True)
 
     @staticmethod
     def _encode(model: Any, sample: PreparedSample) -> Any:
