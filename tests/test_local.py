@@ -246,3 +246,22 @@ def test_quick_runs_exit_cleanly_while_the_model_still_loads(sample_wav, tmp_pat
     assert subprocess.run(args, env=env, capture_output=True).returncode == 0  # does the work
     codes = [subprocess.run(args, env=env, capture_output=True).returncode for _ in range(6)]
     assert codes == [0] * 6  # every later run skips the line and returns at once
+
+
+def test_chunks_made_at_once_on_two_threads_equal_those_made_one_by_one(local_env):
+    """Only phonemisation is locked now: the network runs for two chunks at once (batch -j 2,
+    serve), and each chunk must still come out exactly as it does alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from voiceclone_cli.engines.local.engine import shared_cloner
+
+    synth = shared_cloner().synth
+    texts = [TEXT, "Pack my box with five dozen liquor jugs. How vexingly quick daft zebras jump!",
+             "Sphinx of black quartz, judge my vow.", "A wizard's job is to vex chumps quickly in fog."]
+    alone = [synth.synthesize(text) for text in texts]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        together = list(pool.map(synth.synthesize, texts * 2))
+    for one, other in zip(alone * 2, together):
+        assert np.array_equal(one.audio.samples, other.audio.samples)
+        assert np.array_equal(one.phone_codes, other.phone_codes)
+        assert np.array_equal(one.phone_ends, other.phone_ends)

@@ -13,9 +13,9 @@ from .synth import PiperSynth
 class LocalCloner:
     """Loads Piper once; :meth:`speak` synthesises a chunk and converts it.
 
-    Thread safety: one instance may be shared between threads. Piper synthesis is
-    serialised by :class:`PiperSynth`'s lock; the conversion is pure numpy/WORLD and
-    runs in parallel (WORLD releases the GIL).
+    Thread safety: one instance may be shared between threads. Only Piper's phonemisation
+    is serialised (see :class:`PiperSynth`); its network and the conversion (numpy and
+    WORLD, which releases the GIL) run in parallel.
     """
 
     def __init__(self, synth: PiperSynth | None = None) -> None:
