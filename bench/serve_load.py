@@ -8,7 +8,9 @@ other. Reports requests/s, p50/p99 latency, and efficiency: the engine-only time
 text (``speech.speak`` in this process, no HTTP) ÷ the server's time per request (the run's
 wall time ÷ its requests; with several clients it passes 100 % when requests overlap).
 Targets: efficiency ≥ 90 % at 1 client; at 2 clients ≥ 1.4× the throughput of 1 (2 cores);
-the server's RSS flat over the run. Bounded: it stops by itself.
+the server's RSS flat over the run. Also the cores the server keeps busy (its CPU time ÷ wall
+time): what one client leaves idle is all that more clients can add. Bounded: it stops by
+itself.
 
     python bench/serve_load.py [--requests 6] [--clients 1 2 4]
 """
@@ -42,6 +44,12 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def engine_only(runs: int, parallel: int = 2) -> tuple[float, float]:
@@ -131,18 +139,25 @@ def main() -> None:
             rss = [rss_kib(server.proc.pid)]
             print(f"engine only: {engine_seconds:.3f} s per request ({len(TEXT)} characters); "
                   f"2 at once: {engine_parallel * engine_seconds:.2f}x the throughput of 1")
-            print(f"{'clients':>7} {'requests':>8} {'req/s':>7} {'p50 s':>7} {'p99 s':>7} {'efficiency':>10} {'RSS MiB':>8}")
+            print(f"{'clients':>7} {'requests':>8} {'req/s':>7} {'p50 s':>7} {'p99 s':>7} {'efficiency':>10} "
+                  f"{'RSS MiB':>8} {'cores busy':>10} {'CPU s/req':>9}")
             base = None
+            cores = os.cpu_count() or 1
             for clients in args.clients:
+                cpu_before = cpu_seconds(server.proc.pid)
                 wall, latencies = run_clients(server.url, clients, args.requests)
+                cpu = cpu_seconds(server.proc.pid) - cpu_before
+                busy = cpu / wall
                 rss.append(rss_kib(server.proc.pid))
                 throughput = len(latencies) / wall
                 base = base or throughput
                 per_request = wall / len(latencies)  # the server's time per request
                 efficiency = engine_seconds / per_request  # above 100 % when requests run side by side
                 print(f"{clients:>7} {len(latencies):>8} {throughput:>7.2f} {percentile(latencies, 0.5):>7.3f} "
-                      f"{percentile(latencies, 0.99):>7.3f} {efficiency:>9.0%} {rss[-1] / 1024:>8.0f}"
+                      f"{percentile(latencies, 0.99):>7.3f} {efficiency:>9.0%} {rss[-1] / 1024:>8.0f} {busy:>10.2f} {cpu / len(latencies):>9.2f}"
                       + (f"   ({throughput / base:.2f}x of 1 client)" if clients > 1 else ""))
+            print(f"(throughput can reach at most {cores} cores ÷ the CPU a request costs; what one client "
+                  f"leaves of the cores is what more clients can add)")
             print(f"server RSS after warm-up {rss[0] / 1024:.0f} MiB, at the end {rss[-1] / 1024:.0f} MiB "
                   f"({(rss[-1] - rss[0]) / 1024:+.0f} MiB)")
         finally:
