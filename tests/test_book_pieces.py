@@ -223,3 +223,13 @@ def test_sigterm_mid_book_stops_the_encoders_too(server, sample_wav, tmp_path):
     # The run itself died by SIGTERM's default action (this script installs no handler), so its
     # own temp file may stay for the next run to remove; an encoder's never does.
     assert not [p for p in work.glob(".*.part") if any(f".{pid}-" in p.name for pid in encoders)]
+
+
+def test_an_encoder_that_cannot_start_is_one_clear_error_and_the_chapters_stay(engine_and_voice, tmp_path, monkeypatch):  # noqa: F811
+    engine, voice = engine_and_voice
+    book = make_book(chapters=2, sentences=2)
+    options = BookOptions(output=tmp_path / "book.m4b", format_name="m4b")
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
+    with pytest.raises(OutputError, match="cannot start the audio encoder"):
+        run_book(book, book.selected(), engine, voice, options)
+    assert not options.output.exists() and len(list(work_folder(options).glob("*.json"))) == 2

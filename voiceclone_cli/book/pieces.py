@@ -143,13 +143,24 @@ class EncoderProcess:
     """One ``python -m voiceclone_cli.book.encoder`` child, started on first use."""
 
     def __init__(self) -> None:
+        import os
         import subprocess
         import sys
 
-        self._child = subprocess.Popen(
-            [sys.executable, "-m", "voiceclone_cli.book.encoder"], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, text=True, encoding="utf-8", start_new_session=True,
-        )
+        import voiceclone_cli
+
+        # The child imports this very copy of voiceclone, however this process found it.
+        root = str(Path(voiceclone_cli.__file__).resolve().parents[1])
+        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+        try:
+            self._child = subprocess.Popen(
+                [sys.executable, "-m", "voiceclone_cli.book.encoder"], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, text=True, encoding="utf-8", start_new_session=True,
+                env={**os.environ, "PYTHONPATH": path},
+            )
+        except OSError as exc:
+            raise OutputError(f"cannot start the audio encoder ({sys.executable}): {exc.strerror or exc}",
+                              hint="check that this Python can still run; the chapters made are kept") from None
 
     def run(self, job: dict) -> None:
         try:
