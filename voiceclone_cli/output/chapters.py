@@ -25,10 +25,11 @@ from __future__ import annotations
 import logging
 import shutil
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -36,6 +37,7 @@ from voiceclone_cli.errors import OutputError
 from voiceclone_cli.output import atomic
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 M4B_BITRATE = 64_000  # mono speech: transparent enough, ~29 MB an hour
 # FFmpeg's "fast" AAC coder: about twice the speed of "twoloop" here, and the one its authors
@@ -123,13 +125,9 @@ AAC_FRAME = 1024  # samples an AAC packet holds; every m4b piece but the last is
 def encode_aac(target: Path, blocks: Iterable[np.ndarray], rate: int) -> int:
     """Encode ``blocks`` (mono float) as AAC in an MP4 file: one piece for ``write_m4b``.
     Return the frames encoded."""
-    import os
-
     import av
 
-    fd, tmp = atomic.create_temp(target)
-    try:
-        os.close(fd)
+    def encode(tmp: Path) -> int:
         container = av.open(str(tmp), "w", format="mp4")
         try:
             stream = container.add_stream("aac", rate=rate, layout="mono", options=dict(M4B_ENCODER_OPTIONS))
@@ -143,34 +141,23 @@ def encode_aac(target: Path, blocks: Iterable[np.ndarray], rate: int) -> int:
                 frame.sample_rate = rate
                 frame.pts = frames
                 frames += len(block)
-                for packet in stream.encode(frame):
-                    container.mux(packet)
-            for packet in stream.encode(None):
-                container.mux(packet)
+                container.mux(stream.encode(frame))
+            container.mux(stream.encode(None))
         finally:
             container.close()
-        atomic.commit_temp(tmp, target)
-    except (OSError, av.FFmpegError) as exc:
-        atomic.discard_temp(tmp)
-        raise OutputError(f"cannot write {target}: {exc}") from None
-    except BaseException:
-        atomic.discard_temp(tmp)
-        raise
-    return frames
+        return frames
+
+    return _through_temp(target, target, encode)
 
 
 def write_m4b(target: Path, pieces: list[tuple[Path, int]], marks: list[ChapterMark], info: BookInfo,
               *, shown: Path | None = None) -> None:
     """Join AAC ``pieces`` (path, frames) made by ``encode_aac`` into one m4b with chapters."""
-    import os
-
     import av
 
-    shown = shown or target
     artwork = cover_artwork(info.cover, info.cover_mime)
-    fd, tmp = atomic.create_temp(target)
-    try:
-        os.close(fd)
+
+    def join(tmp: Path) -> None:
         container = av.open(str(tmp), "w", format="mp4", options={"brand": M4B_BRAND})
         try:
             with av.open(str(pieces[0][0])) as first:
@@ -202,7 +189,23 @@ def write_m4b(target: Path, pieces: list[tuple[Path, int]], marks: list[ChapterM
                 offset += frames
         finally:
             container.close()
+
+    _through_temp(target, shown or target, join)
+
+
+def _through_temp(target: Path, shown: Path, write: Callable[[Path], T]) -> T:
+    """``write`` a PID-owned temp file next to ``target``, renamed over it once ``write``
+    returns; FFmpeg and file errors become one OutputError naming ``shown``."""
+    import os
+
+    import av
+
+    fd, tmp = atomic.create_temp(target)
+    try:
+        os.close(fd)
+        result = write(tmp)
         atomic.commit_temp(tmp, target)
+        return result
     except (OSError, av.FFmpegError) as exc:
         atomic.discard_temp(tmp)
         raise OutputError(f"cannot write {shown}: {exc}") from None

@@ -108,17 +108,20 @@ class StoredVoice:
             log.info("the %s voice state kept with voice %r was made for another model; making it again",
                      engine, self.name)
             return None
-        try:
-            data = (self.folder / entry["file"]).read_bytes()
-        except OSError as exc:
-            problem: str | None = f"cannot read {entry['file']}: {exc.strerror}"
-        else:
-            problem = self.record.mismatch(entry["file"], data)
+        data, problem = self.state_file(entry)
         if problem:
             log.warning("the %s voice state kept with voice %r is unusable (%s); making it again",
                         engine, self.name, problem)
             return None
         return data
+
+    def state_file(self, entry: dict[str, Any]) -> tuple[bytes, str | None]:
+        """A kept state's bytes, and what is wrong with them (None: intact)."""
+        try:
+            data = (self.folder / entry["file"]).read_bytes()
+        except OSError as exc:
+            return b"", f"cannot read {entry['file']}: {exc.strerror}"
+        return data, self.record.mismatch(entry["file"], data)
 
     def prepared_sample(self) -> PreparedSample:
         """The sample exactly as stored, so an upload (and the response cache key, its
@@ -618,12 +621,7 @@ def _intact_states(voice: StoredVoice) -> tuple[StoredVoice, dict[str, bytes]]:
     made again on use), and the intact states' contents by file name."""
     record, contents = voice.record, {}
     for engine, entry in voice.record.states.items():
-        try:
-            data = (voice.folder / entry["file"]).read_bytes()
-        except OSError as exc:
-            problem: str | None = f"cannot read {entry['file']}: {exc.strerror}"
-        else:
-            problem = voice.record.mismatch(entry["file"], data)
+        data, problem = voice.state_file(entry)
         if problem:
             log.debug("voice %r: the %s state is left out (%s)", voice.name, engine, problem)
             record = record.without_state(engine)
