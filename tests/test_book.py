@@ -182,6 +182,14 @@ def test_book_command_writes_the_book_and_a_json_summary(a_book, api_env, cli, s
     assert out.exists() and summary["requests"] == len(api_env.requests)
 
 
+def test_the_summary_says_when_the_peak_ceiling_kept_the_book_under_its_target(a_book, api_env, cli, sample_wav, tmp_path):
+    quiet = cli(["book", a_book, "-s", sample_wav, "-o", tmp_path / "a.wav", "--loudness", "-23"])
+    loud = cli(["book", a_book, "-s", sample_wav, "-o", tmp_path / "b.wav", "--loudness", "-5"])
+    assert quiet.code == 0 and loud.code == 0, loud.stderr
+    assert "held back" not in quiet.stderr  # the fake voice reaches -23 LUFS with room to spare
+    assert "not -5: held back by the -1 dBTP true-peak ceiling" in loud.stderr
+
+
 @pytest.mark.parametrize("args, message", [
     ([], "either -o FILE"),
     (["-o", "x.m4b", "-d", "dir"], "either -o FILE"),

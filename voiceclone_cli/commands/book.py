@@ -187,7 +187,7 @@ def book(
     finally:
         engine.close()
     if not quiet and not as_json:
-        _print_summary(summary, engine.name)
+        _print_summary(summary, engine.name, target_loudness)
     if as_json:
         emit(json.dumps({**summary.to_dict(), "engine": engine.name, "jobs": jobs}))
 
@@ -266,14 +266,17 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
-def _print_summary(summary, engine_name: str) -> None:
+def _print_summary(summary, engine_name: str, target: float | None) -> None:
     cached = f", {summary.cache_hits} chunks from the cache" if summary.cache_hits else ""
     resumed = f" ({summary.resumed} already made by an earlier run)" if summary.resumed else ""
     info(f"wrote {summary.output}: {len(summary.chapters)} chapters{resumed}, {summary.seconds / 60:.1f} min")
     info(f"  {summary.requests} requests, {summary.retries} retries{cached}; {engine_name} engine; "
          f"{summary.elapsed_seconds:.1f} s")
     if summary.loudness_lufs is not None:
+        reached = summary.loudness_lufs + summary.gain_db
+        held = (f"; it reaches {reached:.1f} LUFS, not {target:.0f}: held back by the -1 dBTP true-peak ceiling"
+                if target is not None and reached < target - 0.5 else "")
         info(f"  loudness {summary.loudness_lufs:.1f} LUFS made, {summary.gain_db:+.1f} dB applied, "
-             f"true peak {summary.true_peak_dbtp:.1f} dBTP")
+             f"true peak {summary.true_peak_dbtp:.1f} dBTP{held}")
     for path in summary.subtitles:
         info(f"  subtitles: {path}")
