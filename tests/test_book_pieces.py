@@ -233,3 +233,18 @@ def test_an_encoder_that_cannot_start_is_one_clear_error_and_the_chapters_stay(e
     with pytest.raises(OutputError, match="cannot start the audio encoder"):
         run_book(book, book.selected(), engine, voice, options)
     assert not options.output.exists() and len(list(work_folder(options).glob("*.json"))) == 2
+
+
+def test_a_piece_that_cannot_be_written_is_one_error_with_a_way_on_and_no_temp_file(tmp_path):
+    import errno
+
+    from voiceclone_cli.output.chapters import encode_aac
+
+    def blocks():
+        yield np.zeros(4096, dtype=np.float32)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OutputError) as caught:
+        encode_aac(tmp_path / "0001-x.m4a", blocks(), 24000)
+    assert "No space left on device" in str(caught.value) and "run the same command again" in caught.value.hint
+    assert list(tmp_path.iterdir()) == []

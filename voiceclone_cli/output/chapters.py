@@ -208,7 +208,9 @@ def _through_temp(target: Path, shown: Path, write: Callable[[Path], T]) -> T:
         return result
     except (OSError, av.FFmpegError) as exc:
         atomic.discard_temp(tmp)
-        raise OutputError(f"cannot write {shown}: {exc}") from None
+        raise OutputError(f"cannot write {shown}: {exc}",
+                          hint="make room or fix the folder, then run the same command again: "
+                               "the chapters already made are kept") from None
     except BaseException:
         atomic.discard_temp(tmp)
         raise
