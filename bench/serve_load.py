@@ -132,7 +132,7 @@ def main() -> None:
                "VOICECLONE_DATA_DIR": str(home / "data")}
         os.environ.update(env)
         subprocess.run([BIN, "voices", "add", "bench", SAMPLE], check=True, capture_output=True)
-        engine_seconds, engine_parallel = engine_only(3)
+        engine_seconds, engine_parallel = engine_only(5)
         server = Server(home, "--engine", "local", "--no-cache", "--quiet", "--max-queue", "64")
         try:
             run_clients(server.url, max(args.clients), 1)  # warm: model, saved voice, every worker thread
