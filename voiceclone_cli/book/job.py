@@ -30,17 +30,25 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from voiceclone_cli.book.model import Book, Chapter
 from voiceclone_cli.book.encoder import chapter_blocks
 from voiceclone_cli.book.gain import GainPlan
-from voiceclone_cli.book.pieces import M4B, PieceMaker, PieceSpec, m4b_layout
+from voiceclone_cli.book.model import Book, Chapter
+from voiceclone_cli.book.pieces import M4B
+from voiceclone_cli.book.writing import (
+    CHAPTER_GAP_SECONDS,
+    BookPieces,
+    ChapterResult,
+    write_chapter_files,
+    write_one_file,
+    write_subtitles,
+)
 from voiceclone_cli.engines.base import Engine
 from voiceclone_cli.errors import OutputError
 from voiceclone_cli.output.formats import FORMATS, OutputFormat
@@ -48,9 +56,7 @@ from voiceclone_cli.prepare.markup import Pause, Segment
 
 log = logging.getLogger("voiceclone.book")
 
-CHAPTER_GAP_SECONDS = 2.0  # silence between chapters in a one-file book
 WORK_VERSION = 1  # bump when what a chapter record covers changes
-SETTLE_SHARE = 0.1  # chapters are encoded once this share of the book is made (book.pieces)
 
 
 @dataclass(frozen=True)
@@ -77,15 +83,6 @@ class BookProgress:
     title: str
     audio_seconds: float  # made so far in this run and before it
     eta_seconds: float | None  # from the pace of real requests in this run
-
-
-@dataclass
-class ChapterResult:
-    number: int
-    title: str
-    seconds: float
-    start: float  # in the one-file book
-    file: str | None = None  # with -d: its file name in DIR
 
 
 @dataclass
@@ -137,13 +134,6 @@ def work_folder(options: BookOptions) -> Path:
     if options.outdir is not None:
         return options.outdir / ".voiceclone-book"
     return options.output.parent / f".{options.output.name}.voiceclone-book"
-
-
-def chapter_file_name(position: int, chapter: Chapter, count: int, fmt: str) -> str:
-    from voiceclone_cli.batch.naming import slugify
-
-    width = max(2, len(str(count)))
-    return f"{position:0{width}d}-{slugify(chapter.title)}.{fmt}"
 
 
 @dataclass
@@ -315,7 +305,7 @@ def run_book(
             workers=workers, ahead=2 * workers, first_alone=engine.cpu_bound,
         )
         audio = iter(results)
-        pieces: _Pieces | None = None
+        pieces: BookPieces | None = None
         plan = GainPlan(options.loudness)
         try:
             index = 0
@@ -344,7 +334,7 @@ def run_book(
                     made_seconds += part.frames / part.rate
                     chars_done += sum(chunk_chars)
                 if pieces is None and (options.format_name == M4B or options.outdir is not None):
-                    pieces = _Pieces(work, options, rate, parts)
+                    pieces = BookPieces(work, options.format_name, rate, parts)
                 so_far = parts[:position + 1]
                 gain_db = plan.gain_for(_loudness_of(so_far) if measure else None)
                 if pieces is not None:  # encode chapters now, at the gain the book so far needs
@@ -356,14 +346,14 @@ def run_book(
                 pieces.ensure(parts, gain_db)
                 pieces.maker.wait()
             if options.outdir is not None:
-                results_list, output = _write_chapter_files(book, parts, options, pieces, gain_db), options.outdir
+                results_list, output = write_chapter_files(book, parts, options, pieces, gain_db), options.outdir
             else:
-                results_list, output = _write_one_file(book, parts, options, gain_db, pieces), options.output
+                results_list, output = write_one_file(book, parts, options, gain_db, pieces, staging=work), options.output
         finally:
             results.close()
             if pieces is not None:
                 pieces.maker.close()
-        subtitles = _write_subtitles(parts, results_list, options)
+        subtitles = write_subtitles(parts, results_list, options)
     if not options.keep_work:
         shutil.rmtree(work, ignore_errors=True)
     stats = engine.stats()
@@ -384,135 +374,6 @@ def _loudness_of(parts: list[_Chapter]):
     from voiceclone_cli.audio.loudness import combined
 
     return combined([_measured(part) for part in parts], CHAPTER_GAP_SECONDS)
-
-
-class _Pieces:
-    """The encoded pieces of an m4b, or the chapter files of ``-d DIR`` (``book.pieces``)."""
-
-    def __init__(self, work: Path, options: BookOptions, rate: int, parts: list[_Chapter]) -> None:
-        self.format = options.format_name
-        self.chapters = len(parts)
-        self.characters = sum(part.characters for part in parts)
-        self.handed_out = 0  # pieces 1..handed_out have been given to the encoders
-        self.gap = round(CHAPTER_GAP_SECONDS * rate)
-        self.maker = PieceMaker(work, self.format, rate, workers=os.cpu_count() or 1)
-        self.pieces: list[tuple[PieceSpec, int]] = []  # with the frames each piece holds
-
-    def ensure(self, parts: list[_Chapter], gain_db: float, *, only_new: bool = False) -> None:
-        """Pieces for ``parts`` (the first chapters of the book) at ``gain_db``; ``only_new``:
-        only for chapters not handed out before, and not before the chapters so far are
-        ``SETTLE_SHARE`` of the book, when a first guess at the gain is worth encoding at.
-        Each chapter is then encoded once while the book is spoken, at the gain of the
-        chapters up to it (the same in a resumed run, which so finds it)."""
-        from voiceclone_cli.output.chapters import AAC_FRAME
-
-        if self.format == M4B:
-            layout = m4b_layout([part.frames for part in parts], self.chapters, self.gap, AAC_FRAME)
-        else:
-            layout = [(0, 0)] * len(parts)
-        self.pieces = [(PieceSpec(str(part.wav), part.key, round(gain_db, 6), lead, tail, self.format),
-                        lead + part.frames + tail) for part, (lead, tail) in zip(parts, layout)]
-        if only_new:
-            made = sum(part.characters for part in parts)
-            if made < SETTLE_SHARE * self.characters and len(parts) < self.chapters:
-                return
-        for number, (spec, _frames) in enumerate(self.pieces, start=1):
-            if number > self.handed_out or not only_new:
-                self.maker.ensure(number, spec)
-        self.handed_out = max(self.handed_out, len(self.pieces))
-
-    def files(self) -> list[tuple[Path, int]]:
-        """(path, frames) of every piece, once ``maker.wait()`` has returned."""
-        return [(self.maker.path(number, spec), frames) for number, (spec, frames) in enumerate(self.pieces, start=1)]
-
-
-def _book_blocks(parts: list[_Chapter], gain_db: float) -> Iterator[np.ndarray]:
-    """Every chapter, times the gain, with the chapter gap between them."""
-    gain = 10 ** (gain_db / 20)
-    for number, part in enumerate(parts):
-        if number:
-            yield np.zeros(round(CHAPTER_GAP_SECONDS * part.rate), dtype=np.float32)
-        yield from chapter_blocks(part.wav, gain)
-
-
-def _timeline(parts: list[_Chapter]) -> list[ChapterResult]:
-    results, start = [], 0
-    for part in parts:
-        results.append(ChapterResult(part.chapter.number, part.chapter.title, part.frames / part.rate,
-                                     start / part.rate))
-        start += part.frames + round(CHAPTER_GAP_SECONDS * part.rate)
-    return results
-
-
-def _write_one_file(book: Book, parts: list[_Chapter], options: BookOptions, gain_db: float,
-                    pieces: _Pieces | None) -> list[ChapterResult]:
-    from voiceclone_cli.output.chapters import BookInfo, ChapterMark, write_m4b, write_mp3_with_chapters
-    from voiceclone_cli.output.sinks import AudioFileSink
-
-    timeline = _timeline(parts)
-    rate = parts[0].rate
-    total = timeline[-1].start + timeline[-1].seconds
-    marks = [ChapterMark(c.title, c.start, timeline[i + 1].start if i + 1 < len(timeline) else total)
-             for i, c in enumerate(timeline)]
-    info = BookInfo(book.title, book.author, book.cover, book.cover_mime)
-    target = options.output  # the caller resolved links (output.plan.inspect_output)
-    if options.format_name == M4B:
-        write_m4b(target, pieces.files(), marks, info, shown=options.output)
-        return timeline
-    fmt = FORMATS[options.format_name]
-    staging = work_folder(options) / f"book.{fmt.name}" if fmt.name == "mp3" else target
-    sink = AudioFileSink(staging, fmt, shown=options.output, expected_seconds=total)
-    sink.open(rate)
-    try:
-        for block in _book_blocks(parts, gain_db):
-            sink.write(block)
-        sink.close()
-    except BaseException:
-        sink.abort()
-        raise
-    if fmt.name == "mp3":
-        write_mp3_with_chapters(target, staging, marks, info, shown=options.output)
-        staging.unlink(missing_ok=True)
-    return timeline
-
-
-def _write_chapter_files(book: Book, parts: list[_Chapter], options: BookOptions, pieces: _Pieces,
-                         gain_db: float) -> list[ChapterResult]:
-    """Move the finished chapter files into DIR, then write ``chapters.json``."""
-    from voiceclone_cli.output.atomic import atomic_write_bytes, remove_stale_temps
-
-    fmt = FORMATS[options.format_name]
-    names = [chapter_file_name(position, part.chapter, len(parts), fmt.name)
-             for position, part in enumerate(parts, start=1)]
-    remove_stale_temps(options.outdir, targets=set(names + ["chapters.json"]).__contains__)  # a killed run's
-    results = []
-    for name, (piece, _frames), timed in zip(names, pieces.files(), _timeline(parts)):
-        try:
-            os.replace(piece, options.outdir / name)
-        except OSError as exc:
-            raise OutputError(f"cannot write {options.outdir / name}: {exc.strerror}") from None
-        timed.file = name
-        results.append(timed)
-    listing = {"title": book.title, "author": book.author, "sample_rate": parts[0].rate if parts else None,
-               "loudness_gain_db": round(gain_db, 2),
-               "chapters": [{"number": r.number, "title": r.title, "file": r.file, "seconds": round(r.seconds, 3)}
-                            for r in results]}
-    atomic_write_bytes(options.outdir / "chapters.json",
-                       (json.dumps(listing, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
-    return results
-
-
-def _write_subtitles(parts: list[_Chapter], timeline: list[ChapterResult], options: BookOptions) -> list[Path]:
-    """Cues on the one-file book's timeline (gain does not move time)."""
-    from voiceclone_cli.output.subtitles import write_subtitles
-    from voiceclone_cli.speech import Cue
-
-    if options.srt is None and options.vtt is None:
-        return []
-    cues = [Cue(cue.start + timed.start, cue.end + timed.start, cue.text)
-            for part, timed in zip(parts, timeline) for cue in part.cues]
-    write_subtitles(cues, srt=options.srt, vtt=options.vtt)
-    return [p for p in (options.srt, options.vtt) if p is not None]
 
 
 class _WorkLock:
