@@ -49,17 +49,18 @@ class BookPieces:
         self.format = format_name
         self.chapters = len(parts)
         self.characters = sum(part.characters for part in parts)
-        self.handed_out = 0  # pieces 1..handed_out have been given to the encoders
+        self.handed_out = 0  # pieces 1..handed_out have been given to the encoders ...
+        self.handed_gain: float | None = None  # ... at this gain
         self.gap = round(CHAPTER_GAP_SECONDS * rate)
         self.maker = PieceMaker(work, self.format, rate, workers=os.cpu_count() or 1)
         self.pieces: list[tuple[PieceSpec, int]] = []  # with the frames each piece holds
 
     def ensure(self, parts: list, gain_db: float, *, only_new: bool = False) -> None:
         """Pieces for ``parts`` (the first chapters of the book) at ``gain_db``; ``only_new``:
-        only for chapters not handed out before, and not before the chapters so far are
-        ``SETTLE_SHARE`` of the book, when a first guess at the gain is worth encoding at.
-        Each chapter is then encoded once while the book is spoken, at the gain of the
-        chapters up to it (the same in a resumed run, which so finds it)."""
+        only for chapters not handed out before (all of them if the gain moved), and not
+        before the chapters so far are ``SETTLE_SHARE`` of the book, when a first guess at the
+        gain is worth encoding at. Each chapter is so encoded while the book is spoken, at the
+        gain of the chapters up to it (the same in a resumed run, which so finds it)."""
         from voiceclone_cli.output.chapters import AAC_FRAME
 
         if self.format == M4B:
@@ -72,10 +73,13 @@ class BookPieces:
             made = sum(part.characters for part in parts)
             if made < SETTLE_SHARE * self.characters and len(parts) < self.chapters:
                 return
+        # A moved guess re-encodes the earlier pieces at once, while the engine still speaks
+        # and the encoders have time, rather than after the last chapter.
+        moved = gain_db != self.handed_gain
         for number, (spec, _frames) in enumerate(self.pieces, start=1):
-            if number > self.handed_out or not only_new:
+            if number > self.handed_out or moved or not only_new:
                 self.maker.ensure(number, spec)
-        self.handed_out = max(self.handed_out, len(self.pieces))
+        self.handed_out, self.handed_gain = max(self.handed_out, len(self.pieces)), gain_db
 
     def files(self) -> list[tuple[Path, int]]:
         """(path, frames) of every piece, once ``maker.wait()`` has returned."""
