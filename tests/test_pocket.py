@@ -255,6 +255,28 @@ def test_length_grows_with_text_at_the_model_rate(engine, prepared):
 
 
 @needs_extra
+def test_no_generation_thread_outlives_the_chunk_it_made(engine, prepared, monkeypatch):
+    """pocket-tts leaves its generation thread running past the audio it returns; a process
+    exiting then was aborted by the C++ runtime. Every chunk now ends with that thread."""
+    import threading
+
+    from pocket_tts.models import tts_model
+
+    real_info = tts_model.logger.info
+
+    def slow_tail(message, *args, **kwargs):  # widen the window the thread runs after the audio
+        if threading.current_thread().name.endswith("(run_generation)") and "generation step" in message:
+            threading.Event().wait(0.5)
+        return real_info(message, *args, **kwargs)
+
+    monkeypatch.setattr(tts_model.logger, "info", slow_tail)
+    speaker = engine.prepare_voice(prepared)
+    for text in ("Hi.", "Hello there, this is a sentence."):
+        engine.synthesize(text, speaker)
+        assert not [t for t in threading.enumerate() if t.name.endswith("(run_generation)") and t.is_alive()]
+
+
+@needs_extra
 def test_same_input_same_audio_and_the_seed_changes_it(engine, prepared, tiny_model):
     from voiceclone_cli.engines.pocket.engine import PocketEngine
 

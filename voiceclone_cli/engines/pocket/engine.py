@@ -222,6 +222,8 @@ class PocketEngine:
             except ValueError as exc:
                 raise TextError(f"pocket-tts cannot speak {text[:40]!r}: {exc}",
                                 hint="give words to speak") from None
+            finally:
+                _join_generation_threads()
         audio = Audio(np.ascontiguousarray(wav.numpy(), dtype=np.float32), model.sample_rate)
         return change_speed_and_pitch(audio, speed=speed, pitch=pitch)
 
@@ -232,3 +234,14 @@ class PocketEngine:
         """Let a background model load finish before the interpreter shuts down under it."""
         if self._warm_up is not None:
             self._warm_up.join()
+        _join_generation_threads()
+
+
+def _join_generation_threads(timeout: float = 10.0) -> None:
+    """Wait for pocket-tts's generation thread to end. pocket-tts starts it as a daemon and
+    does not join it: it is still leaving torch's no-grad context when the audio is returned,
+    and a process that exits in that moment is aborted by the C++ runtime ("terminate called
+    without an active exception", seen once in CI after a successful ``say``)."""
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and thread.name.endswith("(run_generation)"):
+            thread.join(timeout)
