@@ -165,7 +165,13 @@ def test_sigterm_stops_the_encoder_mid_piece_without_leaving_a_file(tmp_path):
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.01)
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 1
+    try:
+        _out, err = proc.communicate(timeout=60)  # drains the pipes: a full one cannot stall it
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _out, err = proc.communicate()
+        pytest.fail(f"the encoder did not stop on SIGTERM; it said: {err[-2000:]}")
+    assert proc.returncode == 1, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["0001.wav"]
 
 

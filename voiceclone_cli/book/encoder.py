@@ -78,7 +78,14 @@ def chapter_blocks(path: Path, gain: float) -> Iterator[np.ndarray]:
                           hint="run the same command again: the chapter is made anew") from None
 
 
+_stopping = False
+
+
 def _stop(_signum, _frame) -> None:
+    # The flag as well as the exception: a signal handled while FFmpeg calls back into Python
+    # can have its exception swallowed there, and the next block checks the flag.
+    global _stopping
+    _stopping = True
     raise Stopped()
 
 
@@ -91,11 +98,15 @@ def main() -> int:
     sys.stdout = sys.stderr  # nothing but answers on the answer channel
     try:
         for line in sys.stdin:
+            if _stopping:
+                return 1
             try:
-                encode_piece(json.loads(line), still_wanted=lambda: os.getppid() == parent)
+                encode_piece(json.loads(line), still_wanted=lambda: not _stopping and os.getppid() == parent)
                 answer = {"ok": True}
             except VoicecloneError as exc:
                 answer = {"error": str(exc), "hint": getattr(exc, "hint", None)}
+            if _stopping:
+                return 1
             answers.write(json.dumps(answer) + "\n")
             answers.flush()
     except (Stopped, BrokenPipeError, KeyboardInterrupt):
