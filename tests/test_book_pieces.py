@@ -254,3 +254,24 @@ def test_a_piece_that_cannot_be_written_is_one_error_with_a_way_on_and_no_temp_f
         encode_aac(tmp_path / "0001-x.m4a", blocks(), 24000)
     assert "No space left on device" in str(caught.value) and "run the same command again" in caught.value.hint
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_damaged_piece_is_removed_and_the_next_run_encodes_it_again(engine_and_voice, api_env, tmp_path, monkeypatch):  # noqa: F811
+    import voiceclone_cli.output.chapters as chapters
+
+    engine, voice = engine_and_voice
+    book = make_book(chapters=3, sentences=3)
+    options = BookOptions(output=tmp_path / "book.m4b", format_name="m4b")
+    original = chapters.write_m4b
+    monkeypatch.setattr(chapters, "write_m4b", lambda *a, **k: (_ for _ in ()).throw(OutputError("stop")))
+    with pytest.raises(OutputError):
+        run_book(book, book.selected(), engine, voice, options)
+    monkeypatch.setattr(chapters, "write_m4b", original)
+    first = sorted(work_folder(options).glob("*.m4a"))[0]
+    first.write_bytes(b"not an mp4 at all")
+    with pytest.raises(OutputError, match="damaged") as caught:
+        run_book(book, book.selected(), engine, voice, options)
+    assert "run the same command again" in caught.value.hint and not first.exists()
+    sent = len(api_env.requests)
+    run_book(book, book.selected(), engine, voice, options)
+    assert len(api_env.requests) == sent and options.output.exists()  # encoded again, nothing paid again

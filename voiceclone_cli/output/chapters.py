@@ -160,7 +160,7 @@ def write_m4b(target: Path, pieces: list[tuple[Path, int]], marks: list[ChapterM
     def join(tmp: Path) -> None:
         container = av.open(str(tmp), "w", format="mp4", options={"brand": M4B_BRAND})
         try:
-            with av.open(str(pieces[0][0])) as first:
+            with _open_piece(pieces[0][0]) as first:
                 stream = container.add_stream_from_template(first.streams.audio[0])
             picture = _add_artwork(container, artwork) if artwork else None
             container.metadata.update({"title": info.title, "album": info.title})
@@ -176,21 +176,45 @@ def write_m4b(target: Path, pieces: list[tuple[Path, int]], marks: list[ChapterM
                 container.mux(picture)
             offset = 0  # frames before this piece
             for number, (path, frames) in enumerate(pieces):
-                with av.open(str(path)) as source:
+                with _open_piece(path) as source:
                     audio = source.streams.audio[0]
                     shift = round(Fraction(offset, audio.sample_rate) / audio.time_base)
-                    for packet in source.demux(audio):
-                        if packet.dts is None or (number and packet.pts < 0):
-                            continue  # the demuxer's end marker; a later piece's priming frame
-                        packet.pts += shift
-                        packet.dts += shift
-                        packet.stream = stream
-                        container.mux(packet)
+                    try:
+                        for packet in source.demux(audio):
+                            if packet.dts is None or (number and packet.pts < 0):
+                                continue  # the demuxer's end marker; a later piece's priming frame
+                            packet.pts += shift
+                            packet.dts += shift
+                            packet.stream = stream
+                            container.mux(packet)
+                    except av.FFmpegError:
+                        _damaged_piece(path)
                 offset += frames
         finally:
             container.close()
 
     _through_temp(target, shown or target, join)
+
+
+def _open_piece(path: Path):
+    import av
+
+    try:
+        source = av.open(str(path))
+        if source.streams.audio:
+            return source
+        source.close()
+    except av.FFmpegError:
+        pass
+    _damaged_piece(path)
+
+
+def _damaged_piece(path: Path) -> None:
+    """A piece that cannot be read is removed, so the next run encodes it again from its
+    chapter's audio instead of failing on it for ever."""
+    path.unlink(missing_ok=True)
+    raise OutputError(f"the encoded audio of one chapter was damaged ({path.name} in {path.parent}); it is removed",
+                      hint="run the same command again: that chapter is encoded again, without a request")
 
 
 def _through_temp(target: Path, shown: Path, write: Callable[[Path], T]) -> T:
