@@ -75,7 +75,7 @@ class ServerState:
     rate: int = 24000
     rates: list[int] = field(default_factory=list)  # per-request rates, cycled, if set
     amplitudes: list[float] = field(default_factory=list)  # per-request levels, cycled
-    latency: float = 0.0
+    latency: float = 0.0  # seconds from a request received to its answer sent, the work included
     faults: list[Fault] = field(default_factory=list)
     requests: list[Recorded] = field(default_factory=list)
     served: int = 0
@@ -258,56 +258,67 @@ class _Handler(BaseHTTPRequestHandler):
             state.served += 1
         if wait:  # answered at once, as a real gateway would, before any work
             return self._json(429, "Rate limit exceeded. Please try again later", {"Retry-After": f"{wait:.3f}"})
+        # The latency is the whole time the server takes, its own work included: the answer is
+        # made first, then sent once ``latency`` has passed since the request arrived.
+        answer = None if fault is not None else self._answer(state, fields, upload, index)
         if state.latency:
-            time.sleep(state.latency)
-        if fault is not None and self._inject(fault):
-            return
+            time.sleep(max(0.0, self._record.time + state.latency - time.monotonic()))
+        if fault is not None:
+            if self._inject(fault):
+                return
+            answer = self._answer(state, fields, upload, index)
+        status, payload, rate = answer
+        if status != 200:
+            return self._json(status, payload)
+        self._record.rate = rate
+        self.send_response(200)
+        self.send_header("Content-Type", "audio/wav")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self._record.status = 200
+        self.wfile.write(payload)
+
+    def _answer(self, state, fields, upload, index):
+        """(status, detail or WAV bytes, rate) for a request, as the documented service answers."""
         if self.path != "/api/sync-clone":
-            return self._json(404, "Not Found")
+            return 404, "Not Found", 0
         auth = self.headers.get("Authorization", "")
         if auth == f"Bearer {BASIC_PLAN_KEY}":
-            return self._json(403, "Professional or Unlimited subscription required")
+            return 403, "Professional or Unlimited subscription required", 0
         if auth != f"Bearer {VALID_KEY}":
-            return self._json(401, "Invalid or missing API key")
+            return 401, "Invalid or missing API key", 0
         if upload is None or "text" not in fields:
-            return self._json(422, [{"loc": ["body", "audio_file"], "msg": "field required"}])
+            return 422, [{"loc": ["body", "audio_file"], "msg": "field required"}], 0
         data = upload[1]
         if len(data) > MAX_BYTES:
-            return self._json(413, "Audio file too large. Maximum size: 4.5MB")
+            return 413, "Audio file too large. Maximum size: 4.5MB", 0
         fmt = _sniff(data)
         if fmt is None:
-            return self._json(400, "Invalid audio file format. Supported formats: WAV, MP3, M4A")
+            return 400, "Invalid audio file format. Supported formats: WAV, MP3, M4A", 0
         try:
             seconds = _duration(data, fmt)
         except Exception:
-            return self._json(400, "Could not decode audio file")
+            return 400, "Could not decode audio file", 0
         if not 5.0 <= seconds <= 30.0:
-            return self._json(400, f"Audio duration must be between 5 and 30 seconds (got {seconds:.2f})")
+            return 400, f"Audio duration must be between 5 and 30 seconds (got {seconds:.2f})", 0
         text = fields["text"]
         if len(text) > MAX_TEXT:
-            return self._json(422, "Text too long for synchronous processing. Use async endpoint for texts over 1000 characters")
+            return 422, "Text too long for synchronous processing. Use async endpoint for texts over 1000 characters", 0
         if not text.strip():
-            return self._json(422, "Text must not be empty")
+            return 422, "Text must not be empty", 0
         try:
             speed = float(fields.get("speed", "1.0"))
             pitch = float(fields.get("pitch", "0.0"))
         except ValueError:
-            return self._json(422, "speed and pitch must be numbers")
+            return 422, "speed and pitch must be numbers", 0
         if not 0.5 <= speed <= 2.0 or not -1.0 <= pitch <= 1.0:
-            return self._json(422, "speed must be 0.5-2.0 and pitch -1.0-1.0")
+            return 422, "speed must be 0.5-2.0 and pitch -1.0-1.0", 0
         for needle, status in state.refused_texts.items():
             if needle in text:
-                return self._json(status, f"refused text containing {needle!r}")
+                return status, f"refused text containing {needle!r}", 0
         rate = state.rates[index % len(state.rates)] if state.rates else state.rate
         amplitude = state.amplitudes[index % len(state.amplitudes)] if state.amplitudes else 0.5
-        audio = make_voice_wav(text, speed, pitch, rate, amplitude, state.seconds_per_char, state.speech)
-        self._record.rate = rate
-        self.send_response(200)
-        self.send_header("Content-Type", "audio/wav")
-        self.send_header("Content-Length", str(len(audio)))
-        self.end_headers()
-        self._record.status = 200
-        self.wfile.write(audio)
+        return 200, make_voice_wav(text, speed, pitch, rate, amplitude, state.seconds_per_char, state.speech), rate
 
     def _inject(self, fault: Fault) -> bool:
         """Apply a fault; return True if the request is answered (or killed) by it."""
