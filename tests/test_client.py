@@ -206,3 +206,43 @@ def test_parse_retry_after():
     assert parse_retry_after(formatdate(now - 30, usegmt=True), now=now) is None  # clock skew, not advice
     naive = formatdate(now + 30, usegmt=True).replace("GMT", "-0000")  # zone-less: still GMT
     assert parse_retry_after(naive, now=now) == pytest.approx(30, abs=1)
+
+
+def test_requests_in_flight_never_pass_the_bound_however_many_threads_call(server, prepared):
+    """Six threads share a client bounded to two requests: a third request only starts once
+    one of the first two has been answered (each takes the server's 0.2 s)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    server.state.latency = 0.2
+    client = make_client(server, max_in_flight=2)
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda n: client.synthesize(prepared, f"line {n}"), range(6)))
+    arrived = sorted(request.time for request in server.requests)
+    assert len(arrived) == 6
+    assert min(later - earlier for earlier, later in zip(arrived, arrived[2:])) >= 0.19
+
+
+def test_a_failed_request_gives_its_slot_back(server, prepared):
+    client = make_client(server, retries=0, max_in_flight=1)
+    server.fail("500")
+    with pytest.raises(ServerError):
+        client.synthesize(prepared, "Hello")
+    import threading
+
+    answered = []
+    second = threading.Thread(target=lambda: answered.append(client.synthesize(prepared, "Hello again")),
+                              daemon=True)
+    second.start()
+    second.join(30)  # a slot kept by the failure would block it for ever
+    assert answered and answered[0].seconds > 0
+
+
+def test_engine_threads_add_overlap_only_where_the_engine_bounds_its_requests():
+    from types import SimpleNamespace
+
+    from voiceclone_cli.engines.base import threads_for
+
+    remote = SimpleNamespace(max_workers=4, overlap_workers=1)
+    assert threads_for(remote, 4) == 5
+    assert threads_for(SimpleNamespace(max_workers=8, overlap_workers=2), 4) == 4  # its bound is not -j
+    assert threads_for(SimpleNamespace(max_workers=2), 4) == 2  # plugins without the attribute

@@ -266,6 +266,7 @@ def run_book(
 
     Output paths are checked by the caller (``output.plan.inspect_output``) before any work.
     """
+    from voiceclone_cli.engines.base import threads_for
     from voiceclone_cli.engines.cached import sample_of
     from voiceclone_cli.output.atomic import remove_stale_temps
     from voiceclone_cli.prefetch import OrderedPrefetcher
@@ -302,7 +303,7 @@ def run_book(
             (chunk for part in todo for chunk in part.chunks),
             # Twice the workers: no worker waits while a long chunk holds the head of the line
             # or while the last answer is being assembled.
-            workers=workers, ahead=2 * workers, first_alone=engine.cpu_bound,
+            workers=threads_for(engine, workers), ahead=2 * workers, first_alone=engine.cpu_bound,
         )
         audio = iter(results)
         pieces: BookPieces | None = None

@@ -47,3 +47,17 @@ def cache_scope(engine: Any) -> str:
     """Where an engine's audio is made, for the cache key: the API URL, or "" for plugins and
     offline engines (whose ``name`` and ``version`` already say everything)."""
     return getattr(engine, "endpoint", "") or ""
+
+
+def threads_for(engine: Any, jobs: int) -> int:
+    """Threads that keep ``jobs`` engine calls going at once.
+
+    An engine that bounds its own requests in flight to ``max_workers`` says so with
+    ``overlap_workers`` (optional): it is given that many more threads, which finish answers and
+    prepare the next requests while ``jobs`` requests stay out, so no request slot waits on
+    that work.
+    """
+    workers = max(1, min(jobs, engine.max_workers))
+    if engine.max_workers <= jobs:
+        workers += max(0, int(getattr(engine, "overlap_workers", 0) or 0))
+    return workers

@@ -162,6 +162,7 @@ class SyncCloneClient:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        max_in_flight: int | None = None,
     ) -> None:
         self.api_url = api_url
         self._api_key = api_key
@@ -175,6 +176,9 @@ class SyncCloneClient:
         self.stats = ClientStats()
         self._lock = threading.Lock()
         self._http: httpx.Client | None = None
+        # At most this many requests are out at once, however many threads call: a thread
+        # parses its answer and stores it (and prepares its next request) outside its slot.
+        self._slots = threading.BoundedSemaphore(max_in_flight) if max_in_flight else None
 
     def __repr__(self) -> str:  # never show the key, even in a debugger or traceback
         return f"SyncCloneClient({self.api_url!r}, api_key='****')"
@@ -244,6 +248,8 @@ class SyncCloneClient:
             self.api_url, len(fields["text"]), sample.filename, len(sample.data), sample.mime_type,
             " ".join(f"{k}={v}" for k, v in fields.items() if k != "text"),
         )
+        if self._slots is not None:
+            self._slots.acquire()
         started = time.monotonic()
         try:
             with http_deadline.deadline(self.timeout), self._client().stream(
@@ -257,10 +263,9 @@ class SyncCloneClient:
                     "HTTP %d %s (%s) after %.2f s", response.status_code, one_line(response.reason_phrase),
                     one_line(response.headers.get("content-type", "-")), time.monotonic() - started,
                 )
-                if response.status_code == 200:
-                    return self._read_audio(response)
-                self._raise_for_status(response)
-                raise AssertionError("unreachable")  # pragma: no cover
+                if response.status_code != 200:
+                    self._raise_for_status(response)
+                body = self._read_body(response)
         except httpx.TimeoutException as exc:
             if isinstance(exc, httpx.ConnectTimeout):
                 raise _Retryable(ServerError(
@@ -280,6 +285,10 @@ class SyncCloneClient:
                 ServerError(f"connection to {self._host()} broke: {self._mask(_reason(exc))}",
                             hint="check your connection; try again")
             ) from None
+        finally:
+            if self._slots is not None:
+                self._slots.release()
+        return self._parse_audio(body)
 
     def _body(self, response: httpx.Response) -> Iterator[bytes]:
         """The body's blocks, stopping an attempt past its deadline even if a block was late.
@@ -292,7 +301,7 @@ class SyncCloneClient:
                 raise _Retryable(self._no_complete_response())
             yield block
 
-    def _read_audio(self, response: httpx.Response) -> Audio:
+    def _read_body(self, response: httpx.Response) -> bytes:
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         declared = response.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > self.max_response_bytes:
@@ -306,11 +315,14 @@ class SyncCloneClient:
             body.extend(block)
             if len(body) > self.max_response_bytes:
                 raise _Retryable(ServerError("server sent an oversized response"))
+        return bytes(body)
+
+    def _parse_audio(self, body: bytes) -> Audio:
         try:
             # HTTP framing (Content-Length, or chunked encoding's last chunk) has proved the
             # body complete, so a streaming server's "unknown length" data size is no sign of
             # a cut: accept it. A size larger than the body is still refused as truncated.
-            return parse_wav(bytes(body), allow_streaming_size=True)
+            return parse_wav(body, allow_streaming_size=True)
         except WavFormatError as exc:
             raise _Retryable(ServerError(f"server sent a broken WAV ({exc})")) from None
 

@@ -29,6 +29,9 @@ class RemoteEngine:
             raise MissingApiKeyError("no API key for the sync-clone API")
         register_secret(settings.api_key)  # scrubbed from every message, also when used as a library
         self.max_workers = max_workers
+        # The client keeps at most ``max_workers`` requests out; a caller's extra threads parse
+        # and store answers and prepare the next requests meanwhile (see ``threads_for``).
+        self.overlap_workers = max(1, max_workers // 4)
         self.endpoint = settings.api_url
         self.client = SyncCloneClient(
             settings.api_url,
@@ -36,6 +39,7 @@ class RemoteEngine:
             timeout=settings.timeout,
             policy=RetryPolicy(retries=settings.retries),
             gate=gate,
+            max_in_flight=max_workers,
         )
 
     def warm_up(self) -> None:
