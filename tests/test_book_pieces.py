@@ -74,17 +74,18 @@ def test_pieces_left_by_a_failed_run_are_used_and_the_book_is_the_same(engine_an
     book = make_book(chapters=3, sentences=4)
     out = tmp_path / "book.m4b"
     options = BookOptions(output=out, format_name="m4b")
-    original = chapters.write_m4b
+    original = chapters.M4bJoin.finish
 
     def fail(*args, **kwargs):
         raise OutputError("disk full")
 
-    monkeypatch.setattr(chapters, "write_m4b", fail)
+    monkeypatch.setattr(chapters.M4bJoin, "finish", fail)
     with pytest.raises(OutputError):
         run_book(book, book.selected(), engine, voice, options)
     left = sorted(p.name for p in work_folder(options).glob("*.m4a"))
     assert len(left) == 3
-    monkeypatch.setattr(chapters, "write_m4b", original)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [work_folder(options).name]  # no half-joined book
+    monkeypatch.setattr(chapters.M4bJoin, "finish", original)
     jobs = []
     real_run = pieces_module.EncoderProcess.run
     monkeypatch.setattr(pieces_module.EncoderProcess, "run", lambda self, job: (jobs.append(job), real_run(self, job)))
@@ -114,6 +115,55 @@ def test_pieces_at_a_gain_the_book_did_not_keep_are_encoded_again(engine_and_voi
     meter = LoudnessMeter(24000)
     meter.add(decoded(out))
     assert abs(meter.result().integrated_lufs - -18.0) <= 1.0
+
+
+def test_pieces_are_joined_while_later_chapters_are_spoken(engine_and_voice, api_env, tmp_path, monkeypatch):  # noqa: F811
+    """The m4b is joined piece by piece during the run, so the end only joins the last piece;
+    a piece joined at a gain the book then leaves starts the join over, and the book is the
+    same as one joined at the end."""
+    import voiceclone_cli.book.writing as writing
+    import voiceclone_cli.output.chapters as chapters
+
+    engine, voice = engine_and_voice
+    api_env.state.amplitudes = [0.02] * 4 + [0.5] * 60  # two quiet chapters: the first guess will move
+    book = make_book(chapters=5, sentences=3)
+    real_ready, real_finish, real_append = (writing.BookPieces.join_ready, writing.BookPieces.finish_m4b,
+                                            chapters.M4bJoin.append)
+    joins, left_for_the_end = [], []
+
+    def ready(self):  # as if the encoders were fast: every piece handed out is done
+        self.maker.wait()
+        real_ready(self)
+
+    def finish(self, marks):
+        left_for_the_end.append(len(self.pieces) - len(self._joined))
+        real_finish(self, marks)
+
+    def append(self, path, frames):
+        if self.appended == 0:
+            joins.append(self)
+        real_append(self, path, frames)
+
+    monkeypatch.setattr(writing.BookPieces, "join_ready", ready)
+    monkeypatch.setattr(writing.BookPieces, "finish_m4b", finish)
+    monkeypatch.setattr(chapters.M4bJoin, "append", append)
+    out = tmp_path / "book.m4b"
+    run_book(book, book.selected(), engine, voice, BookOptions(output=out, format_name="m4b"))
+    assert left_for_the_end == [0]  # every piece was joined as its chapter ended, none at the end
+    assert len(joins) == 2  # the gain moved after a piece was joined: the join started over
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["book.m4b"]  # the first join's file is gone
+    monkeypatch.undo()
+    fresh = tmp_path / "fresh.m4b"  # the cache answers: the same audio, joined at the end
+    run_book(book, book.selected(), engine, voice, BookOptions(output=fresh, format_name="m4b"))
+    assert decoded(out).tolist() == decoded(fresh).tolist()
+    assert [c["start"] for c in _chapters(out)] == [c["start"] for c in _chapters(fresh)]
+
+
+def _chapters(path: Path) -> list[dict]:
+    import av
+
+    with av.open(str(path)) as container:
+        return container.chapters()
 
 
 def test_chapter_files_of_a_folder_are_encoded_once_each(engine_and_voice, tmp_path, monkeypatch):  # noqa: F811
@@ -262,11 +312,11 @@ def test_a_damaged_piece_is_removed_and_the_next_run_encodes_it_again(engine_and
     engine, voice = engine_and_voice
     book = make_book(chapters=3, sentences=3)
     options = BookOptions(output=tmp_path / "book.m4b", format_name="m4b")
-    original = chapters.write_m4b
-    monkeypatch.setattr(chapters, "write_m4b", lambda *a, **k: (_ for _ in ()).throw(OutputError("stop")))
+    original = chapters.M4bJoin.finish
+    monkeypatch.setattr(chapters.M4bJoin, "finish", lambda *a, **k: (_ for _ in ()).throw(OutputError("stop")))
     with pytest.raises(OutputError):
         run_book(book, book.selected(), engine, voice, options)
-    monkeypatch.setattr(chapters, "write_m4b", original)
+    monkeypatch.setattr(chapters.M4bJoin, "finish", original)
     first = sorted(work_folder(options).glob("*.m4a"))[0]
     first.write_bytes(b"not an mp4 at all")
     with pytest.raises(OutputError, match="damaged") as caught:

@@ -45,6 +45,7 @@ from voiceclone_cli.book.writing import (
     CHAPTER_GAP_SECONDS,
     BookPieces,
     ChapterResult,
+    m4b_join,
     write_chapter_files,
     write_one_file,
     write_subtitles,
@@ -335,11 +336,13 @@ def run_book(
                     made_seconds += part.frames / part.rate
                     chars_done += sum(chunk_chars)
                 if pieces is None and (options.format_name == M4B or options.outdir is not None):
-                    pieces = BookPieces(work, options.format_name, rate, parts)
+                    join = m4b_join(book, options) if options.outdir is None else None
+                    pieces = BookPieces(work, options.format_name, rate, parts, join=join)
                 so_far = parts[:position + 1]
                 gain_db = plan.gain_for(_loudness_of(so_far) if measure else None)
                 if pieces is not None:  # encode chapters now, at the gain the book so far needs
                     pieces.ensure(so_far, gain_db, only_new=True)
+                    pieces.join_ready()
             synthesis_seconds = time.monotonic() - started
             loudness = _loudness_of(parts) if measure and parts else None
             gain_db = plan.gain_for(loudness)
@@ -353,7 +356,7 @@ def run_book(
         finally:
             results.close()
             if pieces is not None:
-                pieces.maker.close()
+                pieces.close()
         subtitles = write_subtitles(parts, results_list, options)
     if not options.keep_work:
         shutil.rmtree(work, ignore_errors=True)

@@ -10,7 +10,8 @@ the silence around it, the format), so a file that exists is right: a resumed ru
 pieces it can use, and two versions of one chapter never overwrite each other.
 
 - m4b: a piece runs from the middle of the gap before its chapter to the middle of the gap
-  after it, cut at a whole number of AAC frames (``output.chapters.write_m4b`` joins them).
+  after it, cut at a whole number of AAC frames. ``output.chapters.M4bJoin`` joins them, each
+  as soon as it is encoded (``BookPieces.join_ready``), so the end of a run only joins the last.
 - ``-d DIR``: a piece is the chapter's finished file, moved into DIR at the end.
 """
 
@@ -102,6 +103,14 @@ class PieceMaker:
             return
         log.debug("encoding piece %d at %+.1f dB", number, spec.gain_db)
         self._jobs[number] = (spec, self._pool.submit(self._encode, number, spec))
+
+    def finished(self, number: int, spec: PieceSpec) -> bool:
+        """Whether piece ``number`` is on disk as ``spec`` says (a failure is raised by ``wait``)."""
+        job = self._jobs.get(number)
+        if job is not None and job[0] == spec:
+            future = job[1]
+            return future.done() and not future.cancelled() and future.exception() is None
+        return self.path(number, spec).exists()
 
     def wait(self) -> None:
         for _spec, future in list(self._jobs.values()):

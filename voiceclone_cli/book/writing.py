@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +22,9 @@ from voiceclone_cli.book.model import Chapter
 from voiceclone_cli.book.pieces import M4B, PieceMaker, PieceSpec, m4b_layout
 from voiceclone_cli.errors import OutputError
 from voiceclone_cli.output.formats import FORMATS
+
+if TYPE_CHECKING:
+    from voiceclone_cli.output.chapters import BookInfo, M4bJoin
 
 CHAPTER_GAP_SECONDS = 2.0  # silence between chapters in a one-file book
 SETTLE_SHARE = 0.1  # chapters are encoded once this share of the book is made (BookPieces.ensure)
@@ -45,7 +49,9 @@ def chapter_file_name(position: int, chapter: Chapter, count: int, fmt: str) -> 
 class BookPieces:
     """The encoded pieces of an m4b, or the chapter files of ``-d DIR`` (``book.pieces``)."""
 
-    def __init__(self, work: Path, format_name: str, rate: int, parts: list) -> None:
+    def __init__(self, work: Path, format_name: str, rate: int, parts: list,
+                 join: Callable[[], M4bJoin] | None = None) -> None:
+        """``join``: opens the one-file m4b, which is then joined piece by piece during the run."""
         self.format = format_name
         self.chapters = len(parts)
         self.characters = sum(part.characters for part in parts)
@@ -54,6 +60,9 @@ class BookPieces:
         self.gap = round(CHAPTER_GAP_SECONDS * rate)
         self.maker = PieceMaker(work, self.format, rate, workers=os.cpu_count() or 1)
         self.pieces: list[tuple[PieceSpec, int]] = []  # with the frames each piece holds
+        self._open_join = join
+        self._join: M4bJoin | None = None
+        self._joined: list[PieceSpec] = []  # the pieces in the join so far
 
     def ensure(self, parts: list, gain_db: float, *, only_new: bool = False) -> None:
         """Pieces for ``parts`` (the first chapters of the book) at ``gain_db``; ``only_new``:
@@ -85,6 +94,42 @@ class BookPieces:
         """(path, frames) of every piece, once ``maker.wait()`` has returned."""
         return [(self.maker.path(number, spec), frames) for number, (spec, frames) in enumerate(self.pieces, start=1)]
 
+    def join_ready(self) -> None:
+        """Join the pieces encoded so far, in order, into the m4b: at the end only the last
+        ones are left to join. A piece joined at a gain the book no longer has starts the join
+        over (rare: the gain guess holds within its tolerance)."""
+        if self._open_join is None:
+            return
+        if any(joined != spec for joined, (spec, _frames) in zip(self._joined, self.pieces)):
+            self._restart_join()
+        for number in range(len(self._joined) + 1, len(self.pieces) + 1):
+            spec, frames = self.pieces[number - 1]
+            if not self.maker.finished(number, spec):
+                return
+            if self._join is None:
+                self._join = self._open_join()
+            self._join.append(self.maker.path(number, spec), frames)
+            self._joined.append(spec)
+
+    def finish_m4b(self, marks: list) -> None:
+        """Every piece encoded and joined, then the chapter marks; the m4b is in place."""
+        self.maker.wait()
+        self.join_ready()
+        if len(self._joined) != len(self.pieces):  # pragma: no cover - every piece is finished now
+            raise OutputError("a piece of the book was not encoded", hint="run the same command again")
+        self._join.finish(marks)
+        self._join = None
+
+    def close(self) -> None:
+        """Stop the encoders and remove an unfinished m4b."""
+        self.maker.close()
+        self._restart_join()
+
+    def _restart_join(self) -> None:
+        if self._join is not None:
+            self._join.abort()
+        self._join, self._joined = None, []
+
 
 def book_blocks(parts: list, gain_db: float) -> Iterator[np.ndarray]:
     """Every chapter, times the gain, with the chapter gap between them."""
@@ -104,14 +149,22 @@ def chapter_timeline(parts: list) -> list[ChapterResult]:
     return results
 
 
+def book_info(book) -> BookInfo:
+    from voiceclone_cli.output.chapters import BookInfo
+
+    return BookInfo(book.title, book.author, book.cover, book.cover_mime)
+
+
+def m4b_join(book, options) -> Callable[[], M4bJoin]:
+    """Opens the one-file m4b of ``options.output`` (links resolved by the caller)."""
+    from voiceclone_cli.output.chapters import M4bJoin
+
+    return lambda: M4bJoin(options.output, book_info(book), shown=options.output)
+
+
 def write_one_file(book, parts: list, options, gain_db: float,
                     pieces: BookPieces | None, *, staging: Path) -> list[ChapterResult]:
-    from voiceclone_cli.output.chapters import (
-        BookInfo,
-        ChapterMark,
-        write_m4b,
-        write_mp3_with_chapters,
-    )
+    from voiceclone_cli.output.chapters import ChapterMark, write_mp3_with_chapters
     from voiceclone_cli.output.sinks import AudioFileSink
 
     timeline = chapter_timeline(parts)
@@ -119,10 +172,9 @@ def write_one_file(book, parts: list, options, gain_db: float,
     total = timeline[-1].start + timeline[-1].seconds
     marks = [ChapterMark(c.title, c.start, timeline[i + 1].start if i + 1 < len(timeline) else total)
              for i, c in enumerate(timeline)]
-    info = BookInfo(book.title, book.author, book.cover, book.cover_mime)
     target = options.output  # the caller resolved links (output.plan.inspect_output)
     if options.format_name == M4B:
-        write_m4b(target, pieces.files(), marks, info, shown=options.output)
+        pieces.finish_m4b(marks)
         return timeline
     fmt = FORMATS[options.format_name]
     staging_file = staging / f"book.{fmt.name}" if fmt.name == "mp3" else target
@@ -136,7 +188,7 @@ def write_one_file(book, parts: list, options, gain_db: float,
         sink.abort()
         raise
     if fmt.name == "mp3":
-        write_mp3_with_chapters(target, staging_file, marks, info, shown=options.output)
+        write_mp3_with_chapters(target, staging_file, marks, book_info(book), shown=options.output)
         staging_file.unlink(missing_ok=True)
     return timeline
 

@@ -7,9 +7,9 @@
   ``ipod`` muxer is not used because it refuses image streams; ``mp4`` with the ``M4A `` brand
   writes the same boxes (plus ISO bitrate boxes) that players read as an audiobook.
   The AAC comes in pieces encoded on their own (``encode_aac``), so a book's chapters are
-  encoded while the rest of it is still being spoken; ``write_m4b`` joins their packets
-  without decoding them again. The join is seamless where a piece starts and ends in silence
-  and every piece but the last is a whole number of AAC frames long: each later piece's first
+  encoded while the rest of it is still being spoken; ``M4bJoin`` joins their packets
+  without decoding them again, piece by piece as they are ready. The join is seamless where a
+  piece starts and ends in silence and every piece but the last is a whole number of AAC frames long: each later piece's first
   packet (the encoder's priming frame) is dropped, and the decoder carries straight on from
   the previous piece's last frame.
 - ``.mp3``: libsndfile's MP3 frames behind an ID3v2.3 tag written here: TIT2/TPE1/TALB plus one
@@ -26,6 +26,7 @@ import logging
 import shutil
 import struct
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -123,7 +124,7 @@ AAC_FRAME = 1024  # samples an AAC packet holds; every m4b piece but the last is
 
 
 def encode_aac(target: Path, blocks: Iterable[np.ndarray], rate: int) -> int:
-    """Encode ``blocks`` (mono float) as AAC in an MP4 file: one piece for ``write_m4b``.
+    """Encode ``blocks`` (mono float) as AAC in an MP4 file: one piece for ``M4bJoin``.
     Return the frames encoded."""
     import av
 
@@ -150,50 +151,103 @@ def encode_aac(target: Path, blocks: Iterable[np.ndarray], rate: int) -> int:
     return _through_temp(target, target, encode)
 
 
-def write_m4b(target: Path, pieces: list[tuple[Path, int]], marks: list[ChapterMark], info: BookInfo,
-              *, shown: Path | None = None) -> None:
-    """Join AAC ``pieces`` (path, frames) made by ``encode_aac`` into one m4b with chapters."""
-    import av
+class M4bJoin:
+    """An m4b joined piece by piece, so a book's earlier pieces are joined while its last
+    chapters are still being spoken and encoded; ``finish`` adds the chapter marks (known only
+    at the end: the muxer reads them when it writes the index) and renames the file into place.
 
-    artwork = cover_artwork(info.cover, info.cover_mime)
+    The file is a PID-owned temp next to ``target`` until then; ``abort`` (or any failure)
+    removes it. Errors are one ``OutputError`` naming ``shown``.
+    """
 
-    def join(tmp: Path) -> None:
-        container = av.open(str(tmp), "w", format="mp4", options={"brand": M4B_BRAND})
-        try:
-            with _open_piece(pieces[0][0]) as first:
-                stream = container.add_stream_from_template(first.streams.audio[0])
-            picture = _add_artwork(container, artwork) if artwork else None
-            container.metadata.update({"title": info.title, "album": info.title})
-            if info.author:
-                container.metadata.update({"artist": info.author, "album_artist": info.author})
-            container.metadata["genre"] = "Audiobook"
-            container.set_chapters([
+    def __init__(self, target: Path, info: BookInfo, *, shown: Path | None = None) -> None:
+        self.target, self.info, self.shown = target, info, shown or target
+        self.appended = 0  # pieces joined so far
+        self._offset = 0  # frames before the next piece
+        self._tmp: Path | None = None
+        self._container = None
+        self._stream = None
+
+    def append(self, path: Path, frames: int) -> None:
+        import av
+
+        with self._errors():
+            with _open_piece(path) as source:
+                audio = source.streams.audio[0]
+                if self._container is None:
+                    self._open(audio)
+                shift = round(Fraction(self._offset, audio.sample_rate) / audio.time_base)
+                try:
+                    for packet in source.demux(audio):
+                        if packet.dts is None or (self.appended and packet.pts < 0):
+                            continue  # the demuxer's end marker; a later piece's priming frame
+                        packet.pts += shift
+                        packet.dts += shift
+                        packet.stream = self._stream
+                        self._container.mux(packet)
+                except av.FFmpegError:
+                    _damaged_piece(path)
+        self.appended += 1
+        self._offset += frames
+
+    def finish(self, marks: list[ChapterMark]) -> None:
+        if self._container is None:
+            raise OutputError(f"cannot write {self.shown}: the book has no audio")
+        with self._errors():
+            self._container.set_chapters([
                 {"id": number, "start": round(mark.start * 1000), "end": round(mark.end * 1000),
                  "time_base": Fraction(1, 1000), "metadata": {"title": mark.title}}
                 for number, mark in enumerate(marks, start=1)
             ])
-            if picture is not None:
-                container.mux(picture)
-            offset = 0  # frames before this piece
-            for number, (path, frames) in enumerate(pieces):
-                with _open_piece(path) as source:
-                    audio = source.streams.audio[0]
-                    shift = round(Fraction(offset, audio.sample_rate) / audio.time_base)
-                    try:
-                        for packet in source.demux(audio):
-                            if packet.dts is None or (number and packet.pts < 0):
-                                continue  # the demuxer's end marker; a later piece's priming frame
-                            packet.pts += shift
-                            packet.dts += shift
-                            packet.stream = stream
-                            container.mux(packet)
-                    except av.FFmpegError:
-                        _damaged_piece(path)
-                offset += frames
-        finally:
+            container, self._container = self._container, None
             container.close()
+            atomic.commit_temp(self._tmp, self.target)
+            self._tmp = None
 
-    _through_temp(target, shown or target, join)
+    def abort(self) -> None:
+        """Close and remove the unfinished file; nothing if it was finished."""
+        container, self._container = self._container, None
+        if container is not None:
+            try:
+                container.close()
+            except Exception:  # the file is going anyway
+                pass
+        if self._tmp is not None:
+            atomic.discard_temp(self._tmp)
+            self._tmp = None
+
+    def _open(self, template) -> None:
+        import os
+
+        import av
+
+        fd, self._tmp = atomic.create_temp(self.target)
+        os.close(fd)
+        container = self._container = av.open(str(self._tmp), "w", format="mp4", options={"brand": M4B_BRAND})
+        self._stream = container.add_stream_from_template(template)
+        artwork = cover_artwork(self.info.cover, self.info.cover_mime)
+        picture = _add_artwork(container, artwork) if artwork else None
+        container.metadata.update({"title": self.info.title, "album": self.info.title})
+        if self.info.author:
+            container.metadata.update({"artist": self.info.author, "album_artist": self.info.author})
+        container.metadata["genre"] = "Audiobook"
+        if picture is not None:
+            container.mux(picture)
+
+    @contextmanager
+    def _errors(self):
+        import av
+
+        try:
+            yield
+        except (OSError, av.FFmpegError) as exc:
+            self.abort()
+            raise OutputError(f"cannot write {self.shown}: {exc}",
+                              hint="make room or fix the folder, then run the same command again: "
+                                   "the chapters already made are kept") from None
+        except BaseException:
+            self.abort()
+            raise
 
 
 def _open_piece(path: Path):
