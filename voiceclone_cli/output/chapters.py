@@ -9,9 +9,9 @@
   The AAC comes in pieces encoded on their own (``encode_aac``), so a book's chapters are
   encoded while the rest of it is still being spoken; ``M4bJoin`` joins their packets
   without decoding them again, piece by piece as they are ready. The join is seamless where a
-  piece starts and ends in silence and every piece but the last is a whole number of AAC frames long: each later piece's first
-  packet (the encoder's priming frame) is dropped, and the decoder carries straight on from
-  the previous piece's last frame.
+  piece starts and ends in silence and every piece but the last is a whole number of AAC
+  frames long: each later piece's first packet (the encoder's priming frame) is dropped, and
+  the decoder carries straight on from the previous piece's last frame.
 - ``.mp3``: libsndfile's MP3 frames behind an ID3v2.3 tag written here: TIT2/TPE1/TALB plus one
   CHAP frame per chapter and a CTOC table of contents (ID3v2 Chapter Frame Addendum 1.0).
 - ``.wav``/``.flac``/``.ogg``: the audio alone (libsndfile cannot write chapter marks);
