@@ -54,8 +54,10 @@ RUN = textwrap.dedent("""
         book = read_book(epub)
     except ImportError:
         book = generated_book(chars)
+    sample = vc.prepare_sample(Path(sys.argv[4]))
     engine = vc.get_engine("remote", max_workers=4)
-    summary = run_book(book, book.selected(), engine, engine.prepare_voice(vc.prepare_sample(Path(sys.argv[4]))),
+    engine.warm_up()  # in this order, as the book command does
+    summary = run_book(book, book.selected(), engine, engine.prepare_voice(sample),
                        BookOptions(output=out, format_name="m4b", jobs=4))
     print(json.dumps({"requests": summary.requests, "seconds": summary.seconds,
                       "run": summary.elapsed_seconds, "synthesis": summary.synthesis_seconds,

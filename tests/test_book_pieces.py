@@ -170,12 +170,15 @@ def test_chapter_files_of_a_folder_are_encoded_once_each(engine_and_voice, tmp_p
     engine, voice = engine_and_voice
     book = make_book(chapters=2, sentences=3)
     jobs = []
-    real_run = pieces_module.EncoderProcess.run
-    monkeypatch.setattr(pieces_module.EncoderProcess, "run", lambda self, job: (jobs.append(job), real_run(self, job)))
+    real_send = pieces_module.EncoderProcess.send
+    monkeypatch.setattr(pieces_module.EncoderProcess, "send",
+                        lambda self, message: (jobs.append(message) if "format" in message else None,
+                                               real_send(self, message))[1])
     outdir = tmp_path / "chapters"
     outdir.mkdir()
     run_book(book, book.selected(), engine, voice, BookOptions(outdir=outdir, format_name="ogg", loudness=None))
-    assert [job["format"] for job in jobs] == ["ogg", "ogg"]
+    # the first once it is made, the second while it is made (after the first, the gain is known)
+    assert [(job["format"], bool(job.get("stream"))) for job in jobs] == [("ogg", False), ("ogg", True)]
     assert sorted(p.name for p in outdir.iterdir()) == ["01-chapter-1.ogg", "02-chapter-2.ogg", "chapters.json"]
 
 
@@ -288,7 +291,9 @@ def test_an_encoder_that_cannot_start_is_one_clear_error_and_the_chapters_stay(e
     monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
     with pytest.raises(OutputError, match="cannot start the audio encoder"):
         run_book(book, book.selected(), engine, voice, options)
-    assert not options.output.exists() and len(list(work_folder(options).glob("*.json"))) == 2
+    # It fails as the second chapter's piece is to be encoded while it is spoken: before paying
+    # for that chapter; the first, made and paid for, stays for the next run.
+    assert not options.output.exists() and len(list(work_folder(options).glob("*.json"))) == 1
 
 
 def test_a_piece_that_cannot_be_written_is_one_error_with_a_way_on_and_no_temp_file(tmp_path):
@@ -325,3 +330,76 @@ def test_a_damaged_piece_is_removed_and_the_next_run_encodes_it_again(engine_and
     sent = len(api_env.requests)
     run_book(book, book.selected(), engine, voice, options)
     assert len(api_env.requests) == sent and options.output.exists()  # encoded again, nothing paid again
+
+
+# ---- pieces encoded while their chapter is made ------------------------------------------
+
+
+def _growing_chapter(tmp_path: Path, stream, seconds: float = 3.0, rate: int = 24000):
+    """Write a chapter WAV block by block as the book does, telling ``stream`` as it grows."""
+    from voiceclone_cli.output.sinks import AudioFileSink
+
+    rng = np.random.default_rng(3)
+    sink = AudioFileSink(tmp_path / "chapter.wav")
+    sink.open(rate)
+    stream.start(sink.temp_path, sink.path)
+    for _ in range(int(seconds * 4)):
+        sink.write((rng.standard_normal(rate // 4) * 0.1).astype(np.float32))
+        stream.grown(sink.frames)
+    sink.close()
+    return sink.path, sink.frames
+
+
+@pytest.mark.parametrize("format_name", ["m4b", "flac"])
+def test_a_streamed_piece_is_byte_for_byte_the_piece_encoded_from_the_whole_chapter(tmp_path, format_name):
+    from concurrent.futures import ThreadPoolExecutor
+
+    ext = "m4a" if format_name == "m4b" else format_name
+    process, answers = pieces_module.EncoderProcess(), ThreadPoolExecutor(1)
+    try:
+        stream = pieces_module.PieceStream(process, answers, tmp_path / f"streaming.{ext}", -3.0, 1000,
+                                           format_name, 24000)
+        wav, frames = _growing_chapter(tmp_path, stream)
+        stream.finish(frames, 777, tmp_path / f"streamed.{ext}").result(timeout=60)
+        process.run({"target": str(tmp_path / f"whole.{ext}"), "wav": str(wav), "gain_db": -3.0,
+                     "lead": 1000, "tail": 777, "format": format_name, "rate": 24000})
+    finally:
+        process.stop()
+        answers.shutdown()
+    assert (tmp_path / f"streamed.{ext}").read_bytes() == (tmp_path / f"whole.{ext}").read_bytes()
+    assert not (tmp_path / f"streaming.{ext}").exists()
+
+
+def test_a_stream_given_up_leaves_nothing_and_the_child_goes_on_with_the_next_job(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    process, answers = pieces_module.EncoderProcess(), ThreadPoolExecutor(1)
+    try:
+        stream = pieces_module.PieceStream(process, answers, tmp_path / "streaming.m4a", 0.0, 0, "m4b", 24000)
+        wav, _frames = _growing_chapter(tmp_path, stream)
+        stream.abort()
+        answers.submit(lambda: None).result(timeout=60)  # the child's answer to the abort is in
+        process.run({"target": str(tmp_path / "next.m4a"), "wav": str(wav), "gain_db": 0.0,
+                     "lead": 0, "tail": 0, "format": "m4b", "rate": 24000})
+    finally:
+        process.stop()
+        answers.shutdown()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chapter.wav", "next.m4a"]
+
+
+def test_a_stream_that_fails_mid_way_is_one_error_and_the_child_stays_in_step(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    process, answers = pieces_module.EncoderProcess(), ThreadPoolExecutor(1)
+    try:
+        stream = pieces_module.PieceStream(process, answers, tmp_path / "streaming.m4a", 0.0, 0, "m4b", 24000)
+        wav, frames = _growing_chapter(tmp_path, stream)
+        ending = stream.finish(frames + 24000, 0, tmp_path / "streamed.m4a")  # more than the file holds
+        with pytest.raises(OutputError, match="cannot read the chapter audio"):
+            ending.result(timeout=60)
+        process.run({"target": str(tmp_path / "next.m4a"), "wav": str(wav), "gain_db": 0.0,
+                     "lead": 0, "tail": 0, "format": "m4b", "rate": 24000})
+    finally:
+        process.stop()
+        answers.shutdown()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chapter.wav", "next.m4a"]

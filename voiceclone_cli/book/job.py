@@ -40,7 +40,7 @@ import numpy as np
 from voiceclone_cli.book.encoder import chapter_blocks
 from voiceclone_cli.book.gain import GainPlan
 from voiceclone_cli.book.model import Book, Chapter
-from voiceclone_cli.book.pieces import M4B
+from voiceclone_cli.book.pieces import M4B, PieceStream
 from voiceclone_cli.book.writing import (
     CHAPTER_GAP_SECONDS,
     BookPieces,
@@ -228,14 +228,21 @@ class _ChapterSink:
     """A chapter WAV in the work folder, at a rate the final format can hold, measured for
     loudness as it is written (exactly the 16-bit samples the file holds)."""
 
-    def __init__(self, path: Path, final: OutputFormat | None, expected_seconds: float, *, measure: bool) -> None:
+    def __init__(self, path: Path, final: OutputFormat | None, expected_seconds: float, *, measure: bool,
+                 stream: PieceStream | None = None) -> None:
         from voiceclone_cli.output.sinks import AudioFileSink
 
         self._file = AudioFileSink(path, FORMATS["wav"], expected_seconds=expected_seconds)
         self._final = final
         self._measure = measure
         self.meter = None
-        self.close, self.abort = self._file.close, self._file.abort
+        self.stream = stream  # the chapter's piece, encoded as the file grows
+        self.close = self._file.close
+
+    def abort(self) -> None:
+        if self.stream is not None:
+            self.stream.abort()
+        self._file.abort()
 
     def rate_for(self, rate: int) -> int:
         return self._final.rate_for(rate) if self._final is not None else rate
@@ -245,6 +252,8 @@ class _ChapterSink:
 
         self._file.open(rate)
         self.meter = LoudnessMeter(rate) if self._measure else None
+        if self.stream is not None:
+            self.stream.start(self._file.temp_path, self._file.path)
 
     def write(self, samples: np.ndarray) -> None:
         from voiceclone_cli.audio.wav import to_pcm16
@@ -252,6 +261,8 @@ class _ChapterSink:
         self._file.write(samples)
         if self.meter is not None and len(samples):
             self.meter.add(np.frombuffer(to_pcm16(samples), "<i2").astype(np.float32) / 32768.0)
+        if self.stream is not None and len(samples):
+            self.stream.grown(self._file.frames)
 
 
 def run_book(
@@ -307,11 +318,13 @@ def run_book(
             workers=threads_for(engine, workers), ahead=2 * workers, first_alone=engine.cpu_bound,
         )
         audio = iter(results)
+        _load_output_modules(measure)
         pieces: BookPieces | None = None
         plan = GainPlan(options.loudness)
         try:
             index = 0
             for position, part in enumerate(parts):
+                streamed = None
                 if not done[position]:
                     index += 1
                     base_seconds = made_seconds
@@ -327,7 +340,9 @@ def run_book(
                         on_progress(BookProgress(index, len(todo), part.chapter.title, base + seconds, eta))
 
                     sink = _ChapterSink(part.wav, final, estimate_seconds(sum(chunk_chars), options.speed) * 3,
-                                        measure=measure)
+                                        measure=measure,
+                                        stream=pieces.start_stream(parts[:position]) if pieces is not None else None)
+                    streamed = sink.stream
                     assembled = assemble(part.items, audio, sink, rate=rate, on_progress=progress)
                     rate = assembled.rate
                     part.frames, part.rate, part.cues = assembled.frames, assembled.rate, assembled.cues
@@ -341,7 +356,7 @@ def run_book(
                 so_far = parts[:position + 1]
                 gain_db = plan.gain_for(_loudness_of(so_far) if measure else None)
                 if pieces is not None:  # encode chapters now, at the gain the book so far needs
-                    pieces.ensure(so_far, gain_db, only_new=True)
+                    pieces.ensure(so_far, gain_db, only_new=True, streamed=streamed)
                     pieces.join_ready()
             synthesis_seconds = time.monotonic() - started
             loudness = _loudness_of(parts) if measure and parts else None
@@ -372,6 +387,17 @@ def run_book(
         true_peak_dbtp=peak, elapsed_seconds=time.monotonic() - started,
         synthesis_seconds=synthesis_seconds, subtitles=subtitles,
     )
+
+
+def _load_output_modules(measure: bool) -> None:
+    """Import what writing and measuring the first chunk needs while the first requests are out
+    (~0.2 s, which would otherwise hold up the workers as the first answers come in)."""
+    import soundfile  # noqa: F401
+
+    import voiceclone_cli.output.sinks  # noqa: F401
+
+    if measure:
+        import av.filter  # noqa: F401  (the meter's K-weighting)
 
 
 def _loudness_of(parts: list[_Chapter]):

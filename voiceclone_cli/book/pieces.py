@@ -71,6 +71,10 @@ def m4b_layout(frames: list[int], chapters: int, gap: int, frame_size: int) -> l
     return layout
 
 
+def piece_extension(format_name: str) -> str:
+    return "m4a" if format_name == M4B else format_name
+
+
 class PieceMaker:
     """Encodes pieces in child processes (at most ``workers``); ``wait`` for them, ``close``
     to stop."""
@@ -87,8 +91,11 @@ class PieceMaker:
         self._stopping = False
 
     def path(self, number: int, spec: PieceSpec) -> Path:
-        extension = "m4a" if spec.format == M4B else spec.format
-        return self.work / f"{number:04d}-{spec.digest}.{extension}"
+        return self.work / f"{number:04d}-{spec.digest}.{piece_extension(spec.format)}"
+
+    def stream_path(self, number: int) -> Path:
+        """Where a streamed piece is written before it is known to be wanted (``PieceStream``)."""
+        return self.work / f"{number:04d}-stream.{piece_extension(self.format_name)}"
 
     def ensure(self, number: int, spec: PieceSpec) -> None:
         """Have piece ``number`` encoded as ``spec`` says, unless it already is or will be."""
@@ -103,6 +110,13 @@ class PieceMaker:
             return
         log.debug("encoding piece %d at %+.1f dB", number, spec.gain_db)
         self._jobs[number] = (spec, self._pool.submit(self._encode, number, spec))
+
+    def adopt(self, number: int, spec: PieceSpec, future: Future) -> None:
+        """A piece that ``future`` writes (a streamed one): waited for like the others."""
+        queued = self._jobs.get(number)
+        if queued is not None:
+            queued[1].cancel()
+        self._jobs[number] = (spec, future)
 
     def finished(self, number: int, spec: PieceSpec) -> bool:
         """Whether piece ``number`` is on disk as ``spec`` says (a failure is raised by ``wait``)."""
@@ -172,19 +186,32 @@ class EncoderProcess:
                               hint="check that this Python can still run; the chapters made are kept") from None
 
     def run(self, job: dict) -> None:
+        self.send(job)
+        self.answer(job["target"])
+
+    def send(self, message: dict) -> bool:
+        """Write one line to the child; False if it is gone (``answer`` then says so)."""
         try:
-            self._child.stdin.write(json.dumps(job) + "\n")
+            self._child.stdin.write(json.dumps(message) + "\n")
             self._child.stdin.flush()
-            line = self._child.stdout.readline()
+            return True
         except (OSError, ValueError):  # the pipe is closed: the child is gone
+            return False
+
+    def answer(self, target: str) -> dict:
+        """The child's answer to the job writing ``target``; its error raised."""
+        try:
+            line = self._child.stdout.readline()
+        except (OSError, ValueError):
             line = ""
         if not line:
             code = self._child.wait()
-            raise OutputError(f"the audio encoder stopped unexpectedly (exit {code}) writing {job['target']}",
+            raise OutputError(f"the audio encoder stopped unexpectedly (exit {code}) writing {target}",
                               hint="run the same command again; the chapters already made are kept")
         answer = json.loads(line)
         if "error" in answer:
             raise OutputError(answer["error"], hint=answer.get("hint"))
+        return answer
 
     def stop(self) -> None:
         """Ask the child to give up its piece and end; it deletes its temp file itself."""
@@ -202,3 +229,52 @@ class EncoderProcess:
                 stream.close()
             except OSError:
                 pass
+
+
+class PieceStream:
+    """A piece encoded while its chapter is being made: a child of its own follows the
+    chapter's WAV as it is written, so a chapter's piece is ready soon after its last chunk
+    (the last chapter's above all, which nothing else would overlap)."""
+
+    def __init__(self, process: EncoderProcess, answers: ThreadPoolExecutor, target: Path,
+                 gain_db: float, lead: int, format_name: str, rate: int) -> None:
+        self.process, self._answers, self.target = process, answers, target
+        self.gain_db, self.lead = gain_db, lead
+        self._job = {"stream": True, "target": str(target), "gain_db": gain_db, "lead": lead,
+                     "tail": 0, "format": format_name, "rate": rate}
+        self._open = False
+
+    def start(self, wav: Path, final_wav: Path) -> None:
+        """The chapter's WAV exists (its header written) at ``wav``, to be renamed ``final_wav``
+        when whole: the child starts following it."""
+        self._open = self.process.send({**self._job, "wav": str(wav), "final_wav": str(final_wav)})
+
+    def grown(self, frames: int) -> None:
+        if self._open:
+            self._open = self.process.send({"frames": frames})
+
+    def finish(self, frames: int, tail: int, final: Path) -> Future:
+        """End the piece with ``tail`` frames of silence; the future renames it to ``final``."""
+        import os
+
+        self.process.send({"end": True, "frames": frames, "tail": tail})
+
+        def done() -> None:
+            self.process.answer(str(self.target))
+            os.replace(self.target, final)
+
+        return self._answers.submit(done)
+
+    def abort(self) -> None:
+        """Give the piece up (the gain moved, or the chapter failed); the child drops it."""
+        if self._open:
+            self._open = False
+            self.process.send({"abort": True})
+
+            def drop() -> None:
+                try:
+                    self.process.answer(str(self.target))
+                except OutputError:
+                    pass
+
+            self._answers.submit(drop)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy as np
 
 from voiceclone_cli.book.encoder import chapter_blocks
 from voiceclone_cli.book.model import Chapter
-from voiceclone_cli.book.pieces import M4B, PieceMaker, PieceSpec, m4b_layout
+from voiceclone_cli.book.pieces import M4B, EncoderProcess, PieceMaker, PieceSpec, PieceStream, m4b_layout
 from voiceclone_cli.errors import OutputError
 from voiceclone_cli.output.formats import FORMATS
 
@@ -63,8 +64,32 @@ class BookPieces:
         self._open_join = join
         self._join: M4bJoin | None = None
         self._joined: list[PieceSpec] = []  # the pieces in the join so far
+        self._stream_process: EncoderProcess | None = None
+        self._stream_answers = ThreadPoolExecutor(1, thread_name_prefix="voiceclone-stream")
 
-    def ensure(self, parts: list, gain_db: float, *, only_new: bool = False) -> None:
+    def start_stream(self, parts_before: list) -> PieceStream | None:
+        """For the book's last chapter (after ``parts_before``): its piece, encoded while it is
+        made, at the gain the book has now; else None.
+
+        Only the last: nothing else overlaps its encoding, which used to come after the last
+        request. Earlier chapters go to the encoders once made, where a backlog (after a moved
+        gain, on a busy machine) is shared by every core rather than trailing in one stream.
+        """
+        from voiceclone_cli.output.chapters import AAC_FRAME
+
+        if self.handed_gain is None or len(parts_before) + 1 != self.chapters:
+            return None
+        lead = 0
+        if self.format == M4B:
+            lead = m4b_layout([part.frames for part in parts_before] + [0], self.chapters, self.gap, AAC_FRAME)[-1][0]
+        if self._stream_process is None:
+            self._stream_process = EncoderProcess()
+        number = len(parts_before) + 1
+        return PieceStream(self._stream_process, self._stream_answers, self.maker.stream_path(number), self.handed_gain, lead,
+                           self.format, self.maker.rate)
+
+    def ensure(self, parts: list, gain_db: float, *, only_new: bool = False,
+               streamed: PieceStream | None = None) -> None:
         """Pieces for ``parts`` (the first chapters of the book) at ``gain_db``; ``only_new``:
         only for chapters not handed out before (all of them if the gain moved), and not
         before the chapters so far are ``SETTLE_SHARE`` of the book, when a first guess at the
@@ -78,6 +103,13 @@ class BookPieces:
             layout = [(0, 0)] * len(parts)
         self.pieces = [(PieceSpec(str(part.wav), part.key, round(gain_db, 6), lead, tail, self.format),
                         lead + part.frames + tail) for part, (lead, tail) in zip(parts, layout)]
+        if streamed is not None:  # the last of ``parts``, encoded as it was made: keep it if it fits
+            number, (spec, _frames) = len(parts), self.pieces[-1]
+            final = self.maker.path(number, spec)
+            if (streamed.gain_db, streamed.lead) == (spec.gain_db, spec.lead) and not final.exists():
+                self.maker.adopt(number, spec, streamed.finish(parts[-1].frames, spec.tail, final))
+            else:
+                streamed.abort()
         if only_new:
             made = sum(part.characters for part in parts)
             if made < SETTLE_SHARE * self.characters and len(parts) < self.chapters:
@@ -89,6 +121,8 @@ class BookPieces:
             if number > self.handed_out or moved or not only_new:
                 self.maker.ensure(number, spec)
         self.handed_out, self.handed_gain = max(self.handed_out, len(self.pieces)), gain_db
+        if self._stream_process is None and len(parts) < self.chapters:
+            self._stream_process = EncoderProcess()  # started early: ready when the last chapter begins
 
     def files(self) -> list[tuple[Path, int]]:
         """(path, frames) of every piece, once ``maker.wait()`` has returned."""
@@ -123,6 +157,9 @@ class BookPieces:
     def close(self) -> None:
         """Stop the encoders and remove an unfinished m4b."""
         self.maker.close()
+        if self._stream_process is not None:
+            self._stream_process.stop()
+        self._stream_answers.shutdown(wait=True, cancel_futures=True)
         self._restart_join()
 
     def _restart_join(self) -> None:

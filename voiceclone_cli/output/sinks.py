@@ -62,6 +62,11 @@ class AudioFileSink:
     def rate_for(self, rate: int) -> int:
         return self.format.rate_for(rate)
 
+    @property
+    def temp_path(self) -> Path | None:
+        """The file being written until ``close`` renames it to ``path``."""
+        return self._tmp
+
     def open(self, rate: int) -> None:
         import soundfile as sf
 

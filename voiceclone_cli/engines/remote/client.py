@@ -197,6 +197,13 @@ class SyncCloneClient:
                     log.debug("cannot bound whole requests with this httpx; body reads are checked")
             return self._http
 
+    def warm_up(self) -> None:
+        """Build the HTTP client now; quietly, as the first request would fail with the reason."""
+        try:
+            self._client()
+        except Exception as exc:  # noqa: BLE001 - reported by the request that needs the client
+            log.debug("warming up the HTTP client failed: %s", exc)
+
     def close(self) -> None:
         with self._lock:
             if self._http is not None:

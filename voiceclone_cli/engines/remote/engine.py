@@ -43,7 +43,11 @@ class RemoteEngine:
         )
 
     def warm_up(self) -> None:
-        """Nothing to load: the first request opens the connection."""
+        """Import httpx and build its client in the background (~0.3 s, which the first request
+        would otherwise wait for) while the caller reads its input and prepares the sample."""
+        import threading
+
+        threading.Thread(target=self.client.warm_up, name="voiceclone-http-warm-up", daemon=True).start()
 
     def prepare_voice(self, sample: PreparedSample) -> PreparedSample:
         """The voice is the sample itself: it is uploaded with every request."""
