@@ -437,3 +437,21 @@ def test_a_signal_right_after_a_temp_file_appears_still_removes_it(tmp_path, mon
         atomic.create_temp(tmp_path / "keep.wav")
     monkeypatch.undo()
     assert list(tmp_path.iterdir()) == [] and atomic.remove_live_temps() == 0
+
+
+def test_a_batch_line_file_is_put_in_place_only_together_with_its_record(tmp_path):
+    """A batch line's file waits, whole, until the runner records it; an interrupted run drops
+    it instead, so no file sits in the folder that the manifest does not have."""
+    import numpy as np
+
+    from voiceclone_cli.output.sinks import AudioFileSink
+
+    kept, dropped = tmp_path / "01.wav", tmp_path / "02.wav"
+    for path in (kept, dropped):
+        sink = AudioFileSink(path, defer_commit=True)
+        sink.open(24000)
+        sink.write(np.zeros(2400, dtype=np.float32))
+        sink.close()
+        assert not path.exists()
+        (sink.commit if path == kept else sink.abort)()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["01.wav"]

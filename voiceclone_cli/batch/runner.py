@@ -582,7 +582,7 @@ class _BatchRun:
         from voiceclone_cli.output.sinks import AudioFileSink
         from voiceclone_cli.speech import speak
 
-        sink = AudioFileSink(job.path)
+        sink = AudioFileSink(job.path, defer_commit=True)  # put in place with its record (``_settle``)
         try:
             result = speak(job.text, self.engine, job.voice, sink, speed=job.speed, pitch=job.pitch, prefetch=1,
                            use_markup=self.options.use_markup, lexicon=self.options.lexicon)
@@ -592,7 +592,7 @@ class _BatchRun:
             )
             if self._subtitles:
                 save_cues(job.path, job.digest, sink.frames, result.cues)
-            self._settle(LineOutcome(job.item.line, job.output, DONE, seconds=result.seconds), finished)
+            self._settle(LineOutcome(job.item.line, job.output, DONE, seconds=result.seconds), finished, sink)
         except VoicecloneError as exc:
             self._fail(job.item, job.output, exc, from_engine=True)
         except Exception as exc:  # a bug: stop, since it may well repeat on every line
@@ -603,15 +603,21 @@ class _BatchRun:
 
     # ---- any thread ----------------------------------------------------------------------
 
-    def _settle(self, outcome: LineOutcome, finished: Finished | None = None) -> None:
-        """Count a line that is done (recording it in the manifest first) or skipped.
+    def _settle(self, outcome: LineOutcome, finished: Finished | None = None, sink=None) -> None:
+        """Count a line that is done (its file put in place and recorded in the manifest first)
+        or skipped.
 
-        Recording under the lock keeps the summary and the manifest in step: once the run is
-        sealed, a line that an abandoned worker finishes is neither counted nor recorded.
+        Both under the lock keep the folder, the summary and the manifest in step: once the run
+        is sealed (interrupted), a line that an abandoned worker finishes is not put in place,
+        counted or recorded, so every file in the folder is one the manifest has.
         """
         with self._lock:
             if self._sealed:
+                if sink is not None:
+                    sink.abort()
                 return
+            if sink is not None:
+                sink.commit()
             if finished is not None:
                 self.manifest.record(finished)
             if outcome.status == DONE:

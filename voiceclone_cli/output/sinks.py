@@ -45,11 +45,15 @@ class AudioFileSink:
     ``path`` is an empty placeholder this run created to claim a generated name: it is
     removed again if the run fails. ``expected_seconds`` is an upper estimate of the length:
     WAV output that could outgrow the 32-bit RIFF sizes is written as RF64 from the start.
+    ``defer_commit``: ``close`` finishes the temp file and ``commit`` renames it, so a caller
+    can put the file in place and record it in one step.
     """
 
     def __init__(self, path: Path, fmt: OutputFormat = FORMATS["wav"], *, shown: Path | None = None,
-                 reserved: bool = False, expected_seconds: float | None = None) -> None:
+                 reserved: bool = False, expected_seconds: float | None = None,
+                 defer_commit: bool = False) -> None:
         self.path = Path(path)
+        self.defer_commit = defer_commit
         self.shown = Path(shown) if shown is not None else self.path
         self.format = fmt
         self.reserved = reserved
@@ -113,8 +117,18 @@ class AudioFileSink:
             self._file.close()
             with open(self._tmp, "rb+") as handle:
                 os.fsync(handle.fileno())
-            atomic.commit_temp(self._tmp, self.path)
         except (OSError, RuntimeError) as exc:
+            self.abort()
+            raise OutputError(f"cannot write {self.shown}: {_reason(exc)}") from None
+        if not self.defer_commit:
+            self.commit()
+
+    def commit(self) -> None:
+        """Put the closed file in place (done by ``close`` unless ``defer_commit``)."""
+        try:
+            atomic.commit_temp(self._tmp, self.path)
+            self._tmp = None
+        except OSError as exc:
             self.abort()
             raise OutputError(f"cannot write {self.shown}: {_reason(exc)}") from None
 
