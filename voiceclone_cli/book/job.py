@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -318,7 +319,8 @@ def run_book(
             workers=threads_for(engine, workers), ahead=2 * workers, first_alone=engine.cpu_bound,
         )
         audio = iter(results)
-        _load_output_modules(measure)
+        threading.Thread(target=_load_output_modules, args=(measure,), name="voiceclone-book-imports",
+                         daemon=True).start()
         pieces: BookPieces | None = None
         plan = GainPlan(options.loudness)
         try:
@@ -391,7 +393,8 @@ def run_book(
 
 def _load_output_modules(measure: bool) -> None:
     """Import what writing and measuring the first chunk needs while the first requests are out
-    (~0.2 s, which would otherwise hold up the workers as the first answers come in)."""
+    (~0.2 s, which would otherwise hold up the workers as the first answers come in). In a
+    thread of its own, so the first requests are not held up either."""
     import soundfile  # noqa: F401
 
     import voiceclone_cli.output.sinks  # noqa: F401
