@@ -265,3 +265,51 @@ def test_chunks_made_at_once_on_two_threads_equal_those_made_one_by_one(local_en
         assert np.array_equal(one.audio.samples, other.audio.samples)
         assert np.array_equal(one.phone_codes, other.phone_codes)
         assert np.array_equal(one.phone_ends, other.phone_ends)
+
+
+def test_a_chunk_is_the_same_with_its_halves_analysed_together_or_in_turn(local_env, sample_wav, monkeypatch):
+    """Alone, a chunk's WORLD analysis runs its two halves at once; when every core has a chunk,
+    one after the other. The samples must not depend on which."""
+    from contextlib import contextmanager
+
+    import voiceclone_cli.engines.local.cores as cores
+    from voiceclone_cli.engines.local.engine import LocalEngine, shared_cloner
+
+    voice = LocalEngine().prepare_voice(prepare_sample(sample_wav))
+    text = TEXT + " Then it rests a while in the shade of the old oak tree, far from the road."
+    halves = []
+
+    def watched(budget):
+        real = budget.extra_core
+
+        @contextmanager
+        def extra_core():
+            with real() as spare:
+                halves.append("together" if spare else "in turn")
+                yield spare
+
+        monkeypatch.setattr(budget, "extra_core", extra_core)
+        monkeypatch.setattr(cores, "CORES", budget)
+        return budget
+
+    watched(cores.CoreBudget(cores=64))
+    wide = shared_cloner().speak(text, voice.profile)
+    watched(cores.CoreBudget(cores=1))  # one core, and this chunk on it
+    narrow = shared_cloner().speak(text, voice.profile)
+    assert halves == ["together", "in turn"]
+    assert np.array_equal(wide.samples, narrow.samples)
+
+
+def test_the_core_budget_lends_a_core_only_while_one_is_idle():
+    from voiceclone_cli.engines.local.cores import CoreBudget
+
+    budget = CoreBudget(cores=2)
+    with budget.chunk():
+        with budget.extra_core() as first:
+            with budget.extra_core() as second:
+                assert first and not second
+        with budget.chunk():
+            with budget.extra_core() as third:
+                assert not third
+    with budget.extra_core() as idle:
+        assert idle

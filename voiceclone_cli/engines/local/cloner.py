@@ -30,5 +30,8 @@ class LocalCloner:
         """``text`` in the profile's voice."""
         if speed <= 0:
             raise ValueError("speed must be positive")
-        result = self.synth.synthesize(text, length_scale=1.0 / speed)
-        return Audio(convert(result, profile, pitch_semitones=pitch_semitones), result.audio.rate)
+        from .cores import CORES
+
+        with CORES.chunk():
+            result = self.synth.synthesize(text, length_scale=1.0 / speed)
+            return Audio(convert(result, profile, pitch_semitones=pitch_semitones), result.audio.rate)

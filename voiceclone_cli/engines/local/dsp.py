@@ -63,19 +63,27 @@ def world_analyze(x: np.ndarray, f0_ceil: float, with_aperiodicity: bool) -> Wor
     Harvest rather than DIO: on Piper joe's low, often creaky voice DIO makes octave
     errors in about 40 % of voiced frames, which resynthesis turns into audible breaks.
     Harvest is the slowest step, so signals longer than 2 s are cut in two at a quiet
-    point and analysed on two threads (WORLD releases the GIL).
+    point and analysed on two threads (WORLD releases the GIL) when a core is idle
+    (``cores.CORES``), else one after the other: the same frames either way.
     """
     from concurrent.futures import ThreadPoolExecutor
+
+    from voiceclone_cli.engines.local.cores import CORES
 
     x = np.ascontiguousarray(x, dtype=np.float64)
     if len(x) < _MIN_SPLIT_SECONDS * SAMPLE_RATE:
         return _world_analyze_piece(x, f0_ceil, with_aperiodicity)
     cut = _quiet_cut(x)
     first, second = x[: cut + _CUT_OVERLAP], x[cut - _CUT_OVERLAP:]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        jobs = [pool.submit(_world_analyze_piece, piece, f0_ceil, with_aperiodicity)
-                for piece in (first, second)]
-        a, b = (job.result() for job in jobs)
+    with CORES.extra_core() as spare:  # no idle core: the halves one after the other, same frames
+        if spare:
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                later = pool.submit(_world_analyze_piece, second, f0_ceil, with_aperiodicity)
+                a = _world_analyze_piece(first, f0_ceil, with_aperiodicity)
+                b = later.result()
+        else:
+            a = _world_analyze_piece(first, f0_ceil, with_aperiodicity)
+            b = _world_analyze_piece(second, f0_ceil, with_aperiodicity)
     n_first = cut // _CUT_GRID * _FRAMES_PER_GRID
     skip = _CUT_OVERLAP // _CUT_GRID * _FRAMES_PER_GRID
     n_total = int(len(x) / SAMPLE_RATE * 1000.0 / FRAME_PERIOD_MS) + 1
