@@ -403,3 +403,50 @@ def test_a_stream_that_fails_mid_way_is_one_error_and_the_child_stays_in_step(tm
         process.stop()
         answers.shutdown()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chapter.wav", "next.m4a"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_a_run_killed_while_its_last_chapter_is_streamed_leaves_no_encoder_and_no_file(server, sample_wav, tmp_path, how):
+    from tests.fakeserver import Fault
+    from tests.test_entrypoint import env_for
+
+    script = """
+import sys
+from pathlib import Path
+from tests.test_book import make_book
+from voiceclone_cli.book.job import BookOptions, run_book
+import voiceclone_cli as vc
+
+out, sample = Path(sys.argv[1]), Path(sys.argv[2])
+engine = vc.get_engine("remote", max_workers=2)
+book = make_book(chapters=2, sentences=30)
+run_book(book, book.selected(), engine, engine.prepare_voice(vc.prepare_sample(sample)),
+         BookOptions(output=out, format_name="m4b", jobs=2))
+"""
+    server.state.rate = 8000
+    server.fail(*[Fault("slow", delay=0)] * 6, *[Fault("slow", delay=60)] * 40)  # chapter 1 and a bit, then a hang
+    env = env_for(server, VOICECLONE_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(REPO))
+    out, work = tmp_path / "book.m4b", tmp_path / ".book.m4b.voiceclone-book"
+    proc = subprocess.Popen([sys.executable, "-c", script, str(out), str(sample_wav)], env=env, cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60  # a hang detector, not a pacing sleep
+        while not list(work.glob(".0002-stream.m4a.*")):  # the stream child is writing the last piece
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "the last chapter was never streamed"
+            time.sleep(0.02)
+        encoders = children_of(proc.pid)
+        assert encoders
+        proc.send_signal(how)
+        assert proc.wait(timeout=60) != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    deadline = time.monotonic() + 30  # an orphaned encoder ends when its stdin closes
+    while any(alive(pid) for pid in encoders):
+        assert time.monotonic() < deadline, "an encoder outlived its book run"
+        time.sleep(0.02)
+    assert not out.exists()
+    assert not [p for p in work.glob(".*") if any(f".{pid}-" in p.name for pid in encoders)]
+    assert not (work / "0002-stream.m4a").exists()
