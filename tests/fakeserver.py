@@ -236,6 +236,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
 
     def do_POST(self) -> None:  # noqa: N802
+        arrived = time.monotonic()
         state = self.server.state
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length)
@@ -258,11 +259,12 @@ class _Handler(BaseHTTPRequestHandler):
             state.served += 1
         if wait:  # answered at once, as a real gateway would, before any work
             return self._json(429, "Rate limit exceeded. Please try again later", {"Retry-After": f"{wait:.3f}"})
-        # The latency is the whole time the server takes, its own work included: the answer is
-        # made first, then sent once ``latency`` has passed since the request arrived.
+        # The latency is the whole time the server takes, its own work included (reading the
+        # upload too): the answer is made first, then sent once ``latency`` has passed since
+        # the request arrived.
         answer = None if fault is not None else self._answer(state, fields, upload, index)
         if state.latency:
-            time.sleep(max(0.0, self._record.time + state.latency - time.monotonic()))
+            time.sleep(max(0.0, arrived + state.latency - time.monotonic()))
         if fault is not None:
             if self._inject(fault):
                 return

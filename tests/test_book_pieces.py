@@ -100,8 +100,8 @@ def test_pieces_at_a_gain_the_book_did_not_keep_are_encoded_again(engine_and_voi
     from voiceclone_cli.audio.loudness import LoudnessMeter
 
     engine, voice = engine_and_voice
-    api_env.state.amplitudes = [0.02] * 2 + [0.5] * 60  # a quiet first chapter (title, text), then loud ones
-    book = make_book(chapters=3, sentences=4)
+    api_env.state.amplitudes = [0.02] * 4 + [0.5] * 60  # two quiet chapters (title, text), then loud ones
+    book = make_book(chapters=4, sentences=4)
     gains = []
     real_run = pieces_module.EncoderProcess.run
     monkeypatch.setattr(pieces_module.EncoderProcess, "run",
@@ -125,7 +125,7 @@ def test_pieces_are_joined_while_later_chapters_are_spoken(engine_and_voice, api
     import voiceclone_cli.output.chapters as chapters
 
     engine, voice = engine_and_voice
-    api_env.state.amplitudes = [0.02] * 4 + [0.5] * 60  # two quiet chapters: the first guess will move
+    api_env.state.amplitudes = [0.02] * 6 + [0.5] * 60  # three quiet chapters: the first guess will move
     book = make_book(chapters=5, sentences=3)
     real_ready, real_finish, real_append = (writing.BookPieces.join_ready, writing.BookPieces.finish_m4b,
                                             chapters.M4bJoin.append)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from voiceclone_cli.output.chapters import BookInfo, M4bJoin
 
 CHAPTER_GAP_SECONDS = 2.0  # silence between chapters in a one-file book
-SETTLE_SHARE = 0.1  # chapters are encoded once this share of the book is made (BookPieces.ensure)
+SETTLE_SHARE = 0.25  # chapters are encoded once this share of the book is made (BookPieces.ensure)
 
 
 @dataclass
