@@ -249,6 +249,29 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def kill_once_encoding(proc: subprocess.Popen, work: Path, pattern: str, how: int) -> list[int]:
+    """Signal a book run once a file matching ``pattern`` is in its work folder; wait until it
+    and its encoders have ended; return the encoders' PIDs."""
+    try:
+        deadline = time.monotonic() + 60  # a hang detector, not a pacing sleep
+        while not list(work.glob(pattern)):
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, f"no {pattern} was ever written"
+            time.sleep(0.02)
+        encoders = children_of(proc.pid)
+        assert encoders
+        proc.send_signal(how)
+        assert proc.wait(timeout=60) != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    deadline = time.monotonic() + 30  # an orphaned encoder ends when its stdin closes
+    while any(alive(pid) for pid in encoders):
+        assert time.monotonic() < deadline, "an encoder outlived its book run"
+        time.sleep(0.02)
+    return encoders
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
 def test_sigterm_mid_book_stops_the_encoders_too(server, sample_wav, tmp_path):
     from tests.fakeserver import Fault
@@ -260,24 +283,8 @@ def test_sigterm_mid_book_stops_the_encoders_too(server, sample_wav, tmp_path):
     env = env_for(server, VOICECLONE_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(REPO))
     out = tmp_path / "book.m4b"
     work = tmp_path / ".book.m4b.voiceclone-book"
-    proc = run_book_process(out, sample_wav, env)
-    try:
-        deadline = time.monotonic() + 60  # a hang detector, not a pacing sleep
-        while not list(work.glob("000[12]-*.m4a")):
-            assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.monotonic() < deadline, "chapter 1 was never encoded"
-            time.sleep(0.02)
-        encoders = children_of(proc.pid)
-        assert encoders  # the child that encoded chapter 1, waiting for more
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) != 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    deadline = time.monotonic() + 30  # an orphaned encoder ends when its stdin closes
-    while any(alive(pid) for pid in encoders):
-        assert time.monotonic() < deadline, "an encoder outlived its book run"
-        time.sleep(0.02)
+    # the child that encoded chapter 1 is waiting for more
+    encoders = kill_once_encoding(run_book_process(out, sample_wav, env), work, "000[12]-*.m4a", signal.SIGTERM)
     assert not out.exists()
     # The run itself died by SIGTERM's default action (this script installs no handler), so its
     # own temp file may stay for the next run to remove; an encoder's never does.
@@ -350,58 +357,54 @@ def _growing_chapter(tmp_path: Path, stream, seconds: float = 3.0, rate: int = 2
     return sink.path, sink.frames
 
 
-@pytest.mark.parametrize("format_name", ["m4b", "flac"])
-def test_a_streamed_piece_is_byte_for_byte_the_piece_encoded_from_the_whole_chapter(tmp_path, format_name):
+@pytest.fixture
+def encoder():
+    """An encoder child, and the thread that reads its answers to streamed pieces."""
     from concurrent.futures import ThreadPoolExecutor
 
-    ext = "m4a" if format_name == "m4b" else format_name
     process, answers = pieces_module.EncoderProcess(), ThreadPoolExecutor(1)
-    try:
-        stream = pieces_module.PieceStream(process, answers, tmp_path / f"streaming.{ext}", -3.0, 1000,
-                                           format_name, 24000)
-        wav, frames = _growing_chapter(tmp_path, stream)
-        stream.finish(frames, 777, tmp_path / f"streamed.{ext}").result(timeout=60)
-        process.run({"target": str(tmp_path / f"whole.{ext}"), "wav": str(wav), "gain_db": -3.0,
-                     "lead": 1000, "tail": 777, "format": format_name, "rate": 24000})
-    finally:
-        process.stop()
-        answers.shutdown()
+    yield process, answers
+    process.stop()
+    answers.shutdown()
+
+
+def _encode_whole(process, wav: Path, target: Path, format_name: str = "m4b", gain_db: float = 0.0,
+                  lead: int = 0, tail: int = 0) -> None:
+    process.run({"target": str(target), "wav": str(wav), "gain_db": gain_db, "lead": lead, "tail": tail,
+                 "format": format_name, "rate": 24000})
+
+
+@pytest.mark.parametrize("format_name", ["m4b", "flac"])
+def test_a_streamed_piece_is_byte_for_byte_the_piece_encoded_from_the_whole_chapter(tmp_path, encoder, format_name):
+    process, answers = encoder
+    ext = "m4a" if format_name == "m4b" else format_name
+    stream = pieces_module.PieceStream(process, answers, tmp_path / f"streaming.{ext}", -3.0, 1000,
+                                       format_name, 24000)
+    wav, frames = _growing_chapter(tmp_path, stream)
+    stream.finish(frames, 777, tmp_path / f"streamed.{ext}").result(timeout=60)
+    _encode_whole(process, wav, tmp_path / f"whole.{ext}", format_name, -3.0, 1000, 777)
     assert (tmp_path / f"streamed.{ext}").read_bytes() == (tmp_path / f"whole.{ext}").read_bytes()
     assert not (tmp_path / f"streaming.{ext}").exists()
 
 
-def test_a_stream_given_up_leaves_nothing_and_the_child_goes_on_with_the_next_job(tmp_path):
-    from concurrent.futures import ThreadPoolExecutor
-
-    process, answers = pieces_module.EncoderProcess(), ThreadPoolExecutor(1)
-    try:
-        stream = pieces_module.PieceStream(process, answers, tmp_path / "streaming.m4a", 0.0, 0, "m4b", 24000)
-        wav, _frames = _growing_chapter(tmp_path, stream)
-        stream.abort()
-        answers.submit(lambda: None).result(timeout=60)  # the child's answer to the abort is in
-        process.run({"target": str(tmp_path / "next.m4a"), "wav": str(wav), "gain_db": 0.0,
-                     "lead": 0, "tail": 0, "format": "m4b", "rate": 24000})
-    finally:
-        process.stop()
-        answers.shutdown()
+def test_a_stream_given_up_leaves_nothing_and_the_child_goes_on_with_the_next_job(tmp_path, encoder):
+    process, answers = encoder
+    stream = pieces_module.PieceStream(process, answers, tmp_path / "streaming.m4a", 0.0, 0, "m4b", 24000)
+    wav, _frames = _growing_chapter(tmp_path, stream)
+    stream.abort()
+    answers.submit(lambda: None).result(timeout=60)  # the child's answer to the abort is in
+    _encode_whole(process, wav, tmp_path / "next.m4a")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chapter.wav", "next.m4a"]
 
 
-def test_a_stream_that_fails_mid_way_is_one_error_and_the_child_stays_in_step(tmp_path):
-    from concurrent.futures import ThreadPoolExecutor
-
-    process, answers = pieces_module.EncoderProcess(), ThreadPoolExecutor(1)
-    try:
-        stream = pieces_module.PieceStream(process, answers, tmp_path / "streaming.m4a", 0.0, 0, "m4b", 24000)
-        wav, frames = _growing_chapter(tmp_path, stream)
-        ending = stream.finish(frames + 24000, 0, tmp_path / "streamed.m4a")  # more than the file holds
-        with pytest.raises(OutputError, match="cannot read the chapter audio"):
-            ending.result(timeout=60)
-        process.run({"target": str(tmp_path / "next.m4a"), "wav": str(wav), "gain_db": 0.0,
-                     "lead": 0, "tail": 0, "format": "m4b", "rate": 24000})
-    finally:
-        process.stop()
-        answers.shutdown()
+def test_a_stream_that_fails_mid_way_is_one_error_and_the_child_stays_in_step(tmp_path, encoder):
+    process, answers = encoder
+    stream = pieces_module.PieceStream(process, answers, tmp_path / "streaming.m4a", 0.0, 0, "m4b", 24000)
+    wav, frames = _growing_chapter(tmp_path, stream)
+    ending = stream.finish(frames + 24000, 0, tmp_path / "streamed.m4a")  # more than the file holds
+    with pytest.raises(OutputError, match="cannot read the chapter audio"):
+        ending.result(timeout=60)
+    _encode_whole(process, wav, tmp_path / "next.m4a")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chapter.wav", "next.m4a"]
 
 
@@ -430,23 +433,7 @@ run_book(book, book.selected(), engine, engine.prepare_voice(vc.prepare_sample(s
     out, work = tmp_path / "book.m4b", tmp_path / ".book.m4b.voiceclone-book"
     proc = subprocess.Popen([sys.executable, "-c", script, str(out), str(sample_wav)], env=env, cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60  # a hang detector, not a pacing sleep
-        while not list(work.glob(".0002-stream.m4a.*")):  # the stream child is writing the last piece
-            assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.monotonic() < deadline, "the last chapter was never streamed"
-            time.sleep(0.02)
-        encoders = children_of(proc.pid)
-        assert encoders
-        proc.send_signal(how)
-        assert proc.wait(timeout=60) != 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    deadline = time.monotonic() + 30  # an orphaned encoder ends when its stdin closes
-    while any(alive(pid) for pid in encoders):
-        assert time.monotonic() < deadline, "an encoder outlived its book run"
-        time.sleep(0.02)
+    encoders = kill_once_encoding(proc, work, ".0002-stream.m4a.*", how)  # the last piece, being streamed
     assert not out.exists()
     assert not [p for p in work.glob(".*") if any(f".{pid}-" in p.name for pid in encoders)]
     assert not (work / "0002-stream.m4a").exists()
