@@ -2,8 +2,10 @@
 
 Encoding is the slow end of a book: AAC runs at about 250x real time here, 20 s for a 90-minute
 book, which used to come after the last request. Instead each chapter is encoded as soon as it
-is made, in a child process (``book.encoder``), at the gain the chapters made so far call for. The book's gain is one number in 0.1 dB steps, so that guess is
-usually already the final gain; a piece encoded at another gain is encoded again at the end.
+is made, in a child process (``book.encoder``), at the gain the chapters made so far call for;
+the last chapter even while it is made (``PieceStream``). The book's gain is one number in
+0.1 dB steps, so that guess is usually already the final gain; a piece encoded at another gain
+is encoded again.
 
 A piece's file name carries a hash of everything it depends on (the chapter's key, the gain,
 the silence around it, the format), so a file that exists is right: a resumed run keeps the

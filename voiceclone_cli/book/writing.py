@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -85,8 +85,8 @@ class BookPieces:
         if self._stream_process is None:
             self._stream_process = EncoderProcess()
         number = len(parts_before) + 1
-        return PieceStream(self._stream_process, self._stream_answers, self.maker.stream_path(number), self.handed_gain, lead,
-                           self.format, self.maker.rate)
+        return PieceStream(self._stream_process, self._stream_answers, self.maker.stream_path(number),
+                           self.handed_gain, lead, self.format, self.maker.rate)
 
     def ensure(self, parts: list, gain_db: float, *, only_new: bool = False,
                streamed: PieceStream | None = None) -> None:
