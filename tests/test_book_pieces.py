@@ -437,3 +437,29 @@ run_book(book, book.selected(), engine, engine.prepare_voice(vc.prepare_sample(s
     assert not out.exists()
     assert not [p for p in work.glob(".*") if any(f".{pid}-" in p.name for pid in encoders)]
     assert not (work / "0002-stream.m4a").exists()
+
+
+def test_an_m4b_that_cannot_be_joined_is_one_error_with_a_way_on_and_no_file(tmp_path, monkeypatch):
+    import errno
+
+    from voiceclone_cli.output.chapters import BookInfo, M4bJoin, encode_aac
+
+    piece = tmp_path / "work" / "0001-x.m4a"
+    piece.parent.mkdir()
+    frames = encode_aac(piece, [np.zeros(4 * AAC_FRAME, dtype=np.float32)], 24000)
+    import av
+
+    real_open = av.open
+
+    def full(path, mode="r", **kwargs):  # the disk fills as the joined file is started
+        if mode == "w":
+            Path(path).write_bytes(b"half")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_open(path, mode, **kwargs)
+
+    monkeypatch.setattr(av, "open", full)
+    join = M4bJoin(tmp_path / "book.m4b", BookInfo("Title", "Author", None, None))
+    with pytest.raises(OutputError) as caught:
+        join.append(piece, frames)
+    assert "No space left on device" in str(caught.value) and "run the same command again" in caught.value.hint
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]
