@@ -51,10 +51,6 @@ class PieceSpec:
         del fields["wav"]
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
-    @property
-    def frames_around(self) -> int:
-        return self.lead + self.tail
-
 
 def m4b_layout(frames: list[int], chapters: int, gap: int, frame_size: int) -> list[tuple[int, int]]:
     """(lead, tail) for the first chapters, ``frames`` long, of a book of ``chapters``
