@@ -239,7 +239,7 @@ class PieceStream:
         self.process, self._answers, self.target = process, answers, target
         self.gain_db, self.lead = gain_db, lead
         self._job = {"stream": True, "target": str(target), "gain_db": gain_db, "lead": lead,
-                     "tail": 0, "format": format_name, "rate": rate}
+                     "format": format_name, "rate": rate}  # the tail comes with the end
         self._open = False
 
     def start(self, wav: Path, final_wav: Path) -> None:

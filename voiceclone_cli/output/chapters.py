@@ -234,20 +234,8 @@ class M4bJoin:
         if picture is not None:
             container.mux(picture)
 
-    @contextmanager
     def _errors(self):
-        import av
-
-        try:
-            yield
-        except (OSError, av.FFmpegError) as exc:
-            self.abort()
-            raise OutputError(f"cannot write {self.shown}: {exc}",
-                              hint="make room or fix the folder, then run the same command again: "
-                                   "the chapters already made are kept") from None
-        except BaseException:
-            self.abort()
-            raise
+        return _write_errors(self.shown, self.abort)
 
 
 def _open_piece(path: Path):
@@ -276,21 +264,29 @@ def _through_temp(target: Path, shown: Path, write: Callable[[Path], T]) -> T:
     returns; FFmpeg and file errors become one OutputError naming ``shown``."""
     import os
 
-    import av
-
     fd, tmp = atomic.create_temp(target)
-    try:
+    with _write_errors(shown, lambda: atomic.discard_temp(tmp)):
         os.close(fd)
         result = write(tmp)
         atomic.commit_temp(tmp, target)
         return result
+
+
+@contextmanager
+def _write_errors(shown: Path, clean_up: Callable[[], None]):
+    """On any failure, ``clean_up`` (the unfinished file goes); FFmpeg and file errors become
+    one OutputError naming ``shown`` and how to go on."""
+    import av
+
+    try:
+        yield
     except (OSError, av.FFmpegError) as exc:
-        atomic.discard_temp(tmp)
+        clean_up()
         raise OutputError(f"cannot write {shown}: {exc}",
                           hint="make room or fix the folder, then run the same command again: "
                                "the chapters already made are kept") from None
     except BaseException:
-        atomic.discard_temp(tmp)
+        clean_up()
         raise
 
 
