@@ -438,6 +438,16 @@ run_book(book, book.selected(), engine, engine.prepare_voice(vc.prepare_sample(s
     assert not [p for p in work.glob(".*") if any(f".{pid}-" in p.name for pid in encoders)]
     assert not (work / "0002-stream.m4a").exists()
 
+    answered = {r.fields["text"] for r in server.requests if r.status == 200}
+    with server.lock:
+        server.state.faults.clear()
+    server.requests.clear()
+    again = subprocess.run([sys.executable, "-c", script, str(out), str(sample_wav)], env=env, cwd=REPO,
+                           capture_output=True, timeout=120)
+    assert again.returncode == 0, again.stderr.decode()
+    assert answered and not answered & {r.fields["text"] for r in server.requests}  # none paid twice
+    assert out.exists() and not work.exists()
+
 
 def test_an_m4b_that_cannot_be_joined_is_one_error_with_a_way_on_and_no_file(tmp_path, monkeypatch):
     import errno
