@@ -246,3 +246,32 @@ def test_engine_threads_add_overlap_only_where_the_engine_bounds_its_requests():
     assert threads_for(remote, 4) == 5
     assert threads_for(SimpleNamespace(max_workers=8, overlap_workers=2), 4) == 4  # its bound is not -j
     assert threads_for(SimpleNamespace(max_workers=2), 4) == 2  # plugins without the attribute
+
+
+def test_a_429_echoing_another_requests_429_spends_no_retry(server, prepared):
+    """Workers that hit a rate limit together each get a 429 for the same overload; only the
+    first spends a retry, so a line is not lost because its 429 came second."""
+    import threading
+
+    gate = RateGate()
+    client = make_client(server, retries=0, gate=gate)
+    server.state.latency = 0.3
+    server.fail("429")
+    outcome = []
+    worker = threading.Thread(target=lambda: outcome.append(client.synthesize(prepared, "Hello")), daemon=True)
+    worker.start()
+    deadline = time.monotonic() + 10  # a hang detector: the request is out, not yet answered
+    while not server.requests:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    gate.hold(0.01)  # another worker's 429 comes in meanwhile
+    worker.join(30)
+    assert outcome and outcome[0].seconds > 0  # waited and retried, with no retries to spend
+    assert len(server.requests) == 2
+
+
+def test_a_429_of_its_own_still_spends_a_retry(server, prepared):
+    client = make_client(server, retries=0, gate=RateGate())
+    server.fail("429")
+    with pytest.raises(RateLimitedError):
+        client.synthesize(prepared, "Hello")

@@ -220,10 +220,15 @@ class SyncCloneClient:
         attempt = 0
         while True:
             self.gate.wait()
+            started = self.gate.now()
             try:
                 return self._attempt(sample, fields)
             except _Retryable as failure:
-                if attempt >= self.policy.retries:
+                # A 429 for a request that was already out when another's 429 came in is that
+                # same overload answered again: it waits like any 429 but spends no retry, so
+                # workers that hit the limit together do not run out of retries one by one.
+                echo = failure.rate_limited and self.gate.pushed_back_since(started)
+                if attempt >= self.policy.retries and not echo:
                     raise failure.error from None
                 delay = failure.retry_after
                 if delay is not None and delay > self.policy.max_retry_after:
@@ -234,7 +239,8 @@ class SyncCloneClient:
                     ) from None
                 if delay is None:
                     delay = self.policy.backoff(attempt, self._rng)
-                attempt += 1
+                if not echo:
+                    attempt += 1
                 with self._lock:
                     self.stats.retries += 1
                 log.warning(

@@ -93,6 +93,16 @@ class RateGate:
         self._pace_lock = threading.Lock()
         self.spacing = 0.0  # seconds between request starts
         self._next_start = 0.0  # the earliest start not yet given to a request
+        self._last_push_back = float("-inf")  # when the latest 429 came in
+
+    def now(self) -> float:
+        return self._clock()
+
+    def pushed_back_since(self, started: float) -> bool:
+        """Whether another request's 429 came in after a request ``started``: its own 429 is
+        then the same overload answered twice, not a new refusal (see ``hold``)."""
+        with self._pace_lock:
+            return self._last_push_back > started
 
     def hold(self, seconds: float) -> None:
         first_of_pause = self.remaining() == 0  # the 429s of requests already out add nothing
@@ -100,6 +110,7 @@ class RateGate:
             self._open_at = max(self._open_at, self._clock() + seconds)
             self._cond.notify_all()
         with self._pace_lock:
+            self._last_push_back = self._clock()
             self._next_start = max(self._next_start, self._clock() + seconds)
             if first_of_pause:
                 # A token-bucket server's Retry-After is about one request's worth of time: a
