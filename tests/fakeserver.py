@@ -263,8 +263,8 @@ class _Handler(BaseHTTPRequestHandler):
         # upload too): the answer is made first, then sent once ``latency`` has passed since
         # the request arrived.
         answer = None if fault is not None else self._answer(state, fields, upload, index)
-        if state.latency:
-            time.sleep(max(0.0, arrived + state.latency - time.monotonic()))
+        if state.latency and self._stopped_during(max(0.0, arrived + state.latency - time.monotonic())):
+            return
         if fault is not None:
             if self._inject(fault):
                 return
@@ -322,11 +322,19 @@ class _Handler(BaseHTTPRequestHandler):
         amplitude = state.amplitudes[index % len(state.amplitudes)] if state.amplitudes else 0.5
         return 200, make_voice_wav(text, speed, pitch, rate, amplitude, state.seconds_per_char, state.speech), rate
 
+    def _stopped_during(self, seconds: float) -> bool:
+        """Wait ``seconds``; True, with the connection dropped, if the server stops meanwhile:
+        a handler left waiting by a finished test must not go on working under later ones."""
+        if not self.server.stopping.wait(seconds):
+            return False
+        self.close_connection = True
+        self._record.status = -4
+        return True
+
     def _inject(self, fault: Fault) -> bool:
         """Apply a fault; return True if the request is answered (or killed) by it."""
         if fault.kind == "slow":
-            time.sleep(fault.delay)
-            return False
+            return self._stopped_during(fault.delay)
         if fault.kind == "status":
             headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
             headers.update(fault.headers)
