@@ -228,6 +228,24 @@ def test_sigterm_stops_the_encoder_mid_piece_without_leaving_a_file(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["0001.wav"]
 
 
+def test_children_are_stopped_together_and_end_at_once(tmp_path):
+    """The run's end waits for the slowest encoder, not for each in turn: every child is asked
+    to stop before any is waited for, and an idle child ends without the interpreter's teardown."""
+    processes = [pieces_module.EncoderProcess() for _ in range(3)]
+    calls = []
+    for number, process in enumerate(processes):
+        for name in ("_ask_to_stop", "_wait_stopped"):
+            method = getattr(process, name)
+            setattr(process, name, lambda method=method, name=name, number=number: (calls.append((name, number)), method()))
+    for process in processes:  # each child is up and waiting for a job
+        assert process._child.poll() is None
+    pieces_module.stop_all(processes)
+    asks = [i for i, (name, _) in enumerate(calls) if name == "_ask_to_stop"]
+    waits = [i for i, (name, _) in enumerate(calls) if name == "_wait_stopped"]
+    assert len(asks) == len(waits) == 3 and max(asks) < min(waits)
+    assert all(process._child.returncode is not None for process in processes)
+
+
 def children_of(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():

@@ -129,15 +129,15 @@ class PieceMaker:
             if not future.cancelled():
                 future.result()
 
-    def close(self) -> None:
-        """Stop: queued pieces are dropped, the children give up the ones they are on."""
+    def close(self, also: list[EncoderProcess] = ()) -> None:
+        """Stop: queued pieces are dropped, the children (and ``also``) give up the ones they
+        are on."""
         with self._lock:
             self._stopping = True
             processes = list(self._processes)
         for job in self._jobs.values():
             job[1].cancel()
-        for process in processes:
-            process.stop()
+        stop_all([*processes, *also])
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _raise_failures(self) -> None:
@@ -213,10 +213,16 @@ class EncoderProcess:
 
     def stop(self) -> None:
         """Ask the child to give up its piece and end; it deletes its temp file itself."""
+        stop_all([self])
+
+    def _ask_to_stop(self) -> None:
+        if self._child.poll() is None:
+            self._child.terminate()
+
+    def _wait_stopped(self) -> None:
         import subprocess
 
         if self._child.poll() is None:
-            self._child.terminate()
             try:
                 self._child.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -227,6 +233,15 @@ class EncoderProcess:
                 stream.close()
             except OSError:
                 pass
+
+
+def stop_all(processes: list[EncoderProcess]) -> None:
+    """Stop children together: each is asked first, then each is waited for, so the run's end
+    waits for the slowest child rather than for each in turn (~0.1 s apiece)."""
+    for process in processes:
+        process._ask_to_stop()
+    for process in processes:
+        process._wait_stopped()
 
 
 class PieceStream:

@@ -156,9 +156,7 @@ class BookPieces:
 
     def close(self) -> None:
         """Stop the encoders and remove an unfinished m4b."""
-        self.maker.close()
-        if self._stream_process is not None:
-            self._stream_process.stop()
+        self.maker.close(also=[self._stream_process] if self._stream_process is not None else [])
         self._stream_answers.shutdown(wait=True, cancel_futures=True)
         self._restart_join()
 
