@@ -103,3 +103,24 @@ def test_long_first_sentence_starts_at_a_clause_not_mid_clause():
                       "it rambles on and on without end. Next."]
     no_clauses = "A long opening sentence without a single clause mark in it at all. Next."
     assert chunk_text(no_clauses, 300, 20)[0] == "A long opening sentence without a single clause mark in it at all."
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from(list("aB1 .!?…。,;:—–-\"')]}»”’([«")), min_size=1, max_size=6),
+                min_size=1, max_size=30), st.booleans())
+def test_a_words_strength_is_what_the_boundary_patterns_say(words, line_end):
+    """The shortcut for words ending in a letter gives what the patterns alone would."""
+    from voiceclone_cli.prepare import chunking
+
+    def by_patterns(word):
+        if chunking._SENTENCE_END.search(word):
+            stem = word.rstrip(chunking._CLOSERS).rstrip(".").lstrip("\"'([{«“‘").lower()
+            if word.rstrip(chunking._CLOSERS).endswith(".") and (
+                    stem in chunking._ABBREVIATIONS or (len(stem) == 1 and stem.isalpha())):
+                return chunking._CLAUSE if line_end else chunking._WORD
+            return chunking._SENTENCE
+        if line_end or chunking._CLAUSE_END.search(word):
+            return chunking._CLAUSE
+        return chunking._WORD
+
+    for word in words:
+        assert chunking._word_strength(word, line_end) == by_patterns(word), word

@@ -116,3 +116,19 @@ def test_text_argument_with_undecodable_bytes_is_refused():
     argument = b"caf\xe9".decode("utf-8", "surrogateescape")
     with pytest.raises(TextError, match=r"the text argument is not valid UTF-8 \(byte 3\)"):
         require_text(argument, "the text argument")
+
+
+def test_every_control_character_but_newline_and_tab_goes_and_nothing_else():
+    """Unicode's whole Cc category, checked code point by code point (the cleaning uses a
+    pattern for speed, which must not drift from the category)."""
+    import sys
+    import unicodedata
+
+    from voiceclone_cli.prepare.text import _CONTROLS
+
+    for code in range(sys.maxunicode + 1):
+        ch = chr(code)
+        control = unicodedata.category(ch) == "Cc" and ch not in "\n\t"
+        assert bool(_CONTROLS.fullmatch(ch)) == control, hex(code)
+        if control and ch != "\r":  # CR becomes a newline
+            assert normalize_text(f"a{ch}") == "a", hex(code)

@@ -39,7 +39,14 @@ class _Piece:
     glue: str  # what joins it to the previous piece: " " between words, "" inside a token
 
 
+# The last characters either pattern above can end on: a word ending otherwise is a plain word,
+# known without a search (a book has hundreds of thousands of words).
+_MARK_ENDS = frozenset(".!?…。！？;:,—–-" + _CLOSERS)
+
+
 def _word_strength(word: str, line_end: bool) -> int:
+    if word[-1] not in _MARK_ENDS:
+        return _CLAUSE if line_end else _WORD
     if _SENTENCE_END.search(word):
         stem = word.rstrip(_CLOSERS).rstrip(".").lstrip("\"'([{«“‘").lower()
         if word.rstrip(_CLOSERS).endswith(".") and (
