@@ -222,6 +222,33 @@ def test_requests_in_flight_never_pass_the_bound_however_many_threads_call(serve
     assert min(later - earlier for earlier, later in zip(arrived, arrived[2:])) >= 0.19
 
 
+def test_an_answer_being_downloaded_does_not_hold_a_slot(server, prepared):
+    """With one slot, a second request goes out while the first answer's body is still coming
+    in (here it never ends: one byte every 50 ms until the first attempt's deadline)."""
+    import threading
+
+    server.fail(Fault("drip", delay=0.05))
+    client = make_client(server, retries=0, max_in_flight=1, timeout=2.0, max_response_bytes=200_000_000)
+    first_ended = []
+
+    def first():
+        with pytest.raises(ServerError):
+            client.synthesize(prepared, "A slow answer")
+        first_ended.append(time.monotonic())
+
+    downloading = threading.Thread(target=first, daemon=True)
+    downloading.start()
+    deadline = time.monotonic() + 30  # a hang detector, not a pacing sleep
+    while not server.requests:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    audio = client.synthesize(prepared, "Meanwhile")
+    downloading.join(30)
+    assert audio.seconds > 0 and first_ended
+    second = [r for r in server.requests if r.fields.get("text") == "Meanwhile"][0]
+    assert second.time < first_ended[0] - 0.5  # it did not wait for the first body's end
+
+
 def test_a_failed_request_gives_its_slot_back(server, prepared):
     client = make_client(server, retries=0, max_in_flight=1)
     server.fail("500")

@@ -176,8 +176,9 @@ class SyncCloneClient:
         self.stats = ClientStats()
         self._lock = threading.Lock()
         self._http: httpx.Client | None = None
-        # At most this many requests are out at once, however many threads call: a thread
-        # parses its answer and stores it (and prepares its next request) outside its slot.
+        # At most this many requests await their answer at once, however many threads call: a
+        # thread reads, parses and stores its answer (and prepares its next request) outside its
+        # slot (``_Slot``).
         self._slots = threading.BoundedSemaphore(max_in_flight) if max_in_flight else None
 
     def __repr__(self) -> str:  # never show the key, even in a debugger or traceback
@@ -261,8 +262,7 @@ class SyncCloneClient:
             self.api_url, len(fields["text"]), sample.filename, len(sample.data), sample.mime_type,
             " ".join(f"{k}={v}" for k, v in fields.items() if k != "text"),
         )
-        if self._slots is not None:
-            self._slots.acquire()
+        slot = _Slot(self._slots)
         started = time.monotonic()
         try:
             with http_deadline.deadline(self.timeout), self._client().stream(
@@ -272,6 +272,7 @@ class SyncCloneClient:
                 data=fields,
                 files={"audio_file": (sample.filename, sample.data, sample.mime_type)},
             ) as response:
+                slot.release()  # answered: the server's work is done, the body is transport
                 log.debug(
                     "HTTP %d %s (%s) after %.2f s", response.status_code, one_line(response.reason_phrase),
                     one_line(response.headers.get("content-type", "-")), time.monotonic() - started,
@@ -299,8 +300,7 @@ class SyncCloneClient:
                             hint="check your connection; try again")
             ) from None
         finally:
-            if self._slots is not None:
-                self._slots.release()
+            slot.release()
         return self._parse_audio(body)
 
     def _body(self, response: httpx.Response) -> Iterator[bytes]:
@@ -399,6 +399,24 @@ class SyncCloneClient:
         from urllib.parse import urlsplit
 
         return urlsplit(self.api_url).netloc
+
+
+class _Slot:
+    """One of the client's requests in flight, held from sending a request until its answer's
+    headers arrive. The body is read outside it: while one answer downloads, the next request
+    is already being worked on, so ``-j N`` keeps the server busy with N requests rather than
+    N minus those being read (a 17 s answer takes ~6 ms to read here, and longer on a slow
+    link). Released once, however the attempt ends."""
+
+    def __init__(self, slots: threading.BoundedSemaphore | None) -> None:
+        self._slots = slots
+        if slots is not None:
+            slots.acquire()
+
+    def release(self) -> None:
+        if self._slots is not None:
+            self._slots, slots = None, self._slots
+            slots.release()
 
 
 def _duration(seconds: float) -> str:
