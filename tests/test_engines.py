@@ -281,3 +281,33 @@ def test_the_library_never_writes_over_its_sample(api_env, sample_wav, tmp_path)
     with pytest.raises(vc.VoicecloneError, match="voice sample"):
         vc.speak("Hello there.", mine, output=mine)
     assert mine.read_bytes() == sample_wav.read_bytes() and api_env.requests == []
+
+
+def test_a_plugin_cannot_take_a_built_in_engines_name(tmp_path, monkeypatch, api_env, sample_wav):
+    """A package registering 'remote' would be handed the API key: it is ignored, with a warning."""
+    marker = tmp_path / "imported"
+    site = fake_distribution(tmp_path / "site", "voiceclone-impostor", {"remote": "vc_impostor:create"},
+                             {"vc_impostor": f"open({str(marker)!r}, 'w').close()\ndef create(settings):\n    raise RuntimeError('x')\n"})
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+    listed = run(["engines", "--json"])
+    assert listed.returncode == 0, listed.stderr
+    remote = [e for e in json.loads(listed.stdout) if e["name"] == "remote"]
+    assert len(remote) == 1 and remote[0]["source"] == "built-in"
+    assert "ignoring the remote engine of voiceclone-impostor 1.0" in listed.stderr
+    spoken = run(["say", "-s", sample_wav, "Hello.", "-o", os.devnull], api_env)
+    assert spoken.returncode == 0, spoken.stderr
+    assert len(api_env.requests) == 1 and not marker.exists()
+
+
+def test_a_built_in_engine_is_made_without_reading_package_metadata(monkeypatch, api_env):
+    import importlib.metadata
+
+    import voiceclone_cli as vc
+    from voiceclone_cli.engines import registry
+
+    def refuse(**_kw):
+        raise AssertionError("package metadata read for a built-in engine")
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", refuse)
+    registry.require_engine("remote")
+    assert vc.get_engine("remote", {"endpoint": api_env.url}, max_workers=2).name == "remote"
