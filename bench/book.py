@@ -194,8 +194,11 @@ def main() -> None:
         answered = sum(1 for r in server.requests if r.status == 200)
         server.requests.clear()
         finish(run(epub, work / "killed.m4b", args.chars, env("cache-kill")))
+        resent = len(server.requests) - (total - answered)
         print(f"kill at 50 %: {answered} of {total} answered before the kill; the re-run sent "
-              f"{len(server.requests)} (target {total - answered})")
+              f"{len(server.requests)} (target {total - answered}"
+              + (f"; {resent} more: answered as the run was killed, never received whole or stored" if resent > 0 else "")
+              + ")")
 
         try:
             from voiceclone_cli.book.sources import read_book  # noqa: F401
