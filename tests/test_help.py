@@ -107,3 +107,17 @@ def test_bare_group_shows_help_without_an_empty_error(cli):
 def test_unknown_command_points_at_the_right_help(cli):
     r = cli(["sya"])
     assert r.code == 2 and "Did you mean 'say'" in r.stderr and "see 'voiceclone --help'" in r.stderr
+
+
+def test_running_a_command_does_not_import_pydantic(tmp_path):
+    """Parsing a command's options must not build pydantic adapters (Typer 0.29 does, ~0.2 s of
+    every command's start; pyproject holds Typer below it)."""
+    book = tmp_path / "b.md"
+    book.write_text("# One\n\nSome words.\n\n# Two\n\nMore words.\n")
+    code = (
+        "import sys; from voiceclone_cli.cli import main\n"
+        f"code = main(['book', {str(book)!r}, '--list'])\n"
+        "print('CODE:%s PYDANTIC:%s' % (code, 'pydantic' in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "CODE:0 PYDANTIC:False"

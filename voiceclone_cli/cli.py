@@ -90,8 +90,8 @@ def _build(name: str):
     """The click command for one top-level name, built alone.
 
     Building the whole group costs every invocation the construction of every command's
-    options, and parsing through the group runs the group's own option processing, which in
-    Typer loads its coercion layer (pydantic): together ~70 ms on ``voiceclone say --help``.
+    options, and parsing through the group runs the group's own option processing (in Typer
+    0.29, which pyproject keeps out, its pydantic coercion layer): ~70 ms on ``say --help``.
     """
     if name in GROUPS:
         return typer.main.get_command(_load(GROUPS[name])[1])
@@ -216,7 +216,7 @@ def _run(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv in (["--version"], ["-V"]):  # listed in the root help's epilog
         # Handled before Typer: a root-level option would make every subcommand's start-up
-        # pay for Typer's option coercion machinery (pydantic), even for --help.
+        # pay for Typer's option processing, even for --help.
         print(f"{PROG} {__version__}")
         return 0
     debug = _wants_debug(argv)

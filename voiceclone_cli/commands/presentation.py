@@ -1,6 +1,6 @@
 """How every command and group presents itself: help that shows what to type, and ``--version``.
 
-Typer's rich help (0.29) labels each parameter with its Python type: ``<bool>`` beside flags
+Typer's rich help (0.26-0.28, the versions pyproject allows) labels each parameter with its Python type: ``<bool>`` beside flags
 that take no value, ``<str>`` and ``<float range>`` beside options, ``<str>`` beside an argument
 whose name is already shown, and ``{INPUT}`` for a required argument in the usage line. Our
 options carry metavars that say what to type (``PATH``, ``SECONDS``, ``0.5..2.0``); these classes
@@ -49,9 +49,10 @@ class _Argument(TyperArgument):
     def display_type_rich(self, ctx) -> str | None:
         return None  # the name column already shows the metavar
 
-    def _usage_display_name(self) -> str:
-        name = self.display_name_raw + ("..." if self.nargs != 1 else "")
-        return name if self.required else f"[{name}]"
+    def get_usage_pieces(self, ctx) -> list[str]:
+        """``INPUT`` in the usage line (``[INPUT]`` when optional), not Typer's ``{INPUT}``."""
+        name = (self.metavar or (self.name or "").upper()) + ("..." if self.nargs != 1 else "")
+        return [name if self.required else f"[{name}]"]
 
 
 _PRESENTED_AS = {TyperOption: _Option, TyperArgument: _Argument}
