@@ -1,22 +1,23 @@
 #!/usr/bin/env python3
 """``voiceclone book`` on a generated book against a loopback server with 300 ms latency.
 
-1. Wall time of a whole book with ``-j 4`` into ``.m4b`` against the ideal (requests x latency
-   / 4): target >= 90 %. Printed with the time spent on the requests (the chapters' audio, while
-   finished chapters are measured and encoded) and on finishing after the last one, which the
-   ideal does not count, and with what one request alone takes here (the ideal's floor).
-2. Peak RSS of that run, at 30,000 and at 300,000 characters: target < 300 MB, flat.
+1. Wall time of the command a user runs, ``voiceclone book BOOK.epub -s SAMPLE -o BOOK.m4b -j 4``,
+   from its start to its exit, against the ideal (requests x latency / 4): target >= 90 %, as the
+   median of ``--runs`` runs (each printed, with the start-up before the first chapter, the time
+   spent on the requests while finished chapters are measured and encoded, and the finishing
+   after the last one), next to what one request alone takes here (the ideal's floor).
+2. Peak RSS of that command (the largest of its processes), at 30,000 and at 300,000
+   characters: target < 300 MB, flat.
 3. A run SIGKILLed once half of the book's requests are answered, then run again: the requests
    the re-run sends (target: the other half).
-4. ``--list`` of the 300,000-character EPUB: target < 1 s (needs the EPUB reader,
-   ``book.sources``; without it the book is handed to the run as it was generated).
+4. ``voiceclone book --list`` of the 300,000-character EPUB: target < 1 s.
 
 The server answers with cuts of the example sample (real speech), not its usual tone: what the
 run does with the audio, encoding above all, costs what it costs on speech (FFmpeg's AAC
-encoder is three times slower on a pure tone at this level). Only 127.0.0.1 is contacted; everything lives in a temporary folder removed at the end; the
-script stops by itself.
+encoder is three times slower on a pure tone at this level). Only 127.0.0.1 is contacted;
+everything lives in a temporary folder removed at the end; the script stops by itself.
 
-    python bench/book.py [--chars 300000] [--small 30000] [--latency 0.3]
+    python bench/book.py [--chars 300000] [--small 30000] [--latency 0.3] [--runs 3]
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,28 +43,6 @@ from tests.fakeserver import VALID_KEY, FakeSyncCloneServer  # noqa: E402
 
 SAMPLE = REPO / "examples" / "sample.wav"
 CHAPTERS = 20
-RUN = textwrap.dedent("""
-    import json, resource, sys
-    from pathlib import Path
-    from voiceclone_cli.book.job import BookOptions, run_book
-    import voiceclone_cli as vc
-
-    epub, out, chars = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
-    try:
-        from voiceclone_cli.book.sources import read_book
-        book = read_book(epub)
-    except ImportError:
-        from bench.book import generated_book  # imports the test server: only when needed
-        book = generated_book(chars)
-    sample = vc.prepare_sample(Path(sys.argv[4]))
-    engine = vc.get_engine("remote", max_workers=4)
-    engine.warm_up()  # in this order, as the book command does
-    summary = run_book(book, book.selected(), engine, engine.prepare_voice(sample),
-                       BookOptions(output=out, format_name="m4b", jobs=4))
-    print(json.dumps({"requests": summary.requests, "seconds": summary.seconds,
-                      "run": summary.elapsed_seconds, "synthesis": summary.synthesis_seconds,
-                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-""")
 
 
 ONE_REQUEST = textwrap.dedent("""
@@ -130,16 +110,23 @@ def write_epub(path: Path, chars: int) -> None:
                        f'<h1>{c.title}</h1><p>{c.text}</p></body></html>')
 
 
-def run(epub: Path, out: Path, chars: int, env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", RUN, str(epub), str(out), str(chars), str(SAMPLE)],
-                            env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def run(epub: Path, out: Path, env: dict) -> subprocess.Popen:
+    """``voiceclone book`` itself, as a user runs it; its ``--json`` summary comes on stdout."""
+    proc = subprocess.Popen([sys.executable, "-m", "voiceclone_cli", "book", str(epub), "-s", str(SAMPLE),
+                             "-o", str(out), "-j", "4", "--json", "-q"],
+                            env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=tempfile.TemporaryFile())
+    return proc
 
 
 def finish(proc: subprocess.Popen) -> dict:
-    out, err = proc.communicate(timeout=1800)
+    """The summary, with the peak RSS of the command (the largest of its processes)."""
+    out = proc.stdout.read()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
-        raise SystemExit(f"the book run failed (exit {proc.returncode}):\n{err}")
-    return json.loads(out.strip().splitlines()[-1])
+        proc.stderr.seek(0)
+        raise SystemExit(f"the book run failed (exit {proc.returncode}):\n{proc.stderr.read().decode(errors='replace')}")
+    return {**json.loads(out.decode().strip().splitlines()[-1]), "rss_mb": usage.ru_maxrss / 1024}
 
 
 def main() -> None:
@@ -147,6 +134,8 @@ def main() -> None:
     parser.add_argument("--chars", type=int, default=300_000)
     parser.add_argument("--small", type=int, default=30_000)
     parser.add_argument("--latency", type=float, default=0.3)
+    parser.add_argument("--runs", type=int, default=3,
+                        help="runs of the large book; this machine's speed drifts, so the median is the figure")
     args = parser.parse_args()
     server = FakeSyncCloneServer().start()
     server.state.latency = args.latency
@@ -166,25 +155,33 @@ def main() -> None:
         for chars in (args.small, args.chars):
             epub = work / f"book{chars}.epub"
             write_epub(epub, chars)
-            server.requests.clear()
-            started = time.monotonic()
-            result = finish(run(epub, work / f"book{chars}.m4b", chars, env(f"cache{chars}")))
-            wall = time.monotonic() - started
-            rss[chars] = result["rss_mb"]
-            ideal = result["requests"] * args.latency / 4
-            print(f"{chars:,} characters: {result['requests']} requests, {result['seconds'] / 60:.0f} min of audio")
-            print(f"  wall {wall:.1f} s, ideal {ideal:.1f} s at -j 4: {ideal / wall:.0%} of ideal (target >= 90 %)")
-            print(f"  of which: start-up {wall - result['run']:.1f} s, requests and chapter audio "
-                  f"{result['synthesis']:.1f} s ({ideal / result['synthesis']:.0%} of ideal; chapters are "
-                  f"measured and encoded meanwhile), then {result['run'] - result['synthesis']:.1f} s to finish "
-                  f"(the last chapter's encoding, chapters encoded again at the book's gain, the join)")
-            print(f"  peak RSS {result['rss_mb']:.0f} MB (target < 300 MB)")
+            shares = []
+            for attempt in range(args.runs if chars == args.chars else 1):
+                server.requests.clear()
+                started = time.monotonic()
+                result = finish(run(epub, work / f"book{chars}.m4b", env(f"cache{chars}-{attempt}")))
+                wall = time.monotonic() - started
+                rss[chars] = max(rss.get(chars, 0), result["rss_mb"])
+                ideal = result["requests"] * args.latency / 4
+                shares.append(ideal / wall)
+                if not attempt:
+                    print(f"{chars:,} characters: {result['requests']} requests, {result['seconds'] / 60:.0f} min of audio")
+                print(f"  wall {wall:.1f} s, ideal {ideal:.1f} s at -j 4: {ideal / wall:.0%} of ideal (target >= 90 %)")
+                print(f"    of which: start-up {wall - result['elapsed_seconds']:.1f} s, requests and chapter audio "
+                      f"{result['synthesis_seconds']:.1f} s ({ideal / result['synthesis_seconds']:.0%} of ideal; chapters "
+                      f"are measured and encoded meanwhile), then "
+                      f"{result['elapsed_seconds'] - result['synthesis_seconds']:.1f} s to finish "
+                      f"(the last chapter's encoding, chapters encoded again at the book's gain, the join)")
+                print(f"    peak RSS {result['rss_mb']:.0f} MB (target < 300 MB)")
+            if len(shares) > 1:
+                print(f"  {len(shares)} runs: median {statistics.median(shares):.0%} of ideal "
+                      f"({min(shares):.0%}-{max(shares):.0%}; target >= 90 %)")
         print(f"RSS from {args.small:,} to {args.chars:,} characters: {rss[args.small]:.0f} -> {rss[args.chars]:.0f} MB")
 
         epub = work / f"book{args.chars}.epub"
         total = result["requests"]
         server.requests.clear()
-        proc = run(epub, work / "killed.m4b", args.chars, env("cache-kill"))
+        proc = run(epub, work / "killed.m4b", env("cache-kill"))
         while len(server.requests) < total // 2 + 4:  # + those in flight, which are not answered
             if proc.poll() is not None:
                 raise SystemExit("the run ended before it could be killed")
@@ -193,22 +190,17 @@ def main() -> None:
         proc.wait()
         answered = sum(1 for r in server.requests if r.status == 200)
         server.requests.clear()
-        finish(run(epub, work / "killed.m4b", args.chars, env("cache-kill")))
+        finish(run(epub, work / "killed.m4b", env("cache-kill")))
         resent = len(server.requests) - (total - answered)
         print(f"kill at 50 %: {answered} of {total} answered before the kill; the re-run sent "
               f"{len(server.requests)} (target {total - answered}"
               + (f"; {resent} more: answered as the run was killed, never received whole or stored" if resent > 0 else "")
               + ")")
 
-        try:
-            from voiceclone_cli.book.sources import read_book  # noqa: F401
-        except ImportError:
-            print("--list: not measured (the EPUB reader, book.sources, is not in this tree)")
-        else:
-            started = time.monotonic()
-            subprocess.run([sys.executable, "-m", "voiceclone_cli", "book", str(epub), "--list"], env=env("c"),
-                           stdout=subprocess.DEVNULL, check=True)
-            print(f"--list of {args.chars:,} characters: {time.monotonic() - started:.2f} s (target < 1 s)")
+        started = time.monotonic()
+        subprocess.run([sys.executable, "-m", "voiceclone_cli", "book", str(epub), "--list"], env=env("c"),
+                       stdout=subprocess.DEVNULL, check=True)
+        print(f"--list of {args.chars:,} characters: {time.monotonic() - started:.2f} s (target < 1 s)")
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
