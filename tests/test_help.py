@@ -121,3 +121,25 @@ def test_running_a_command_does_not_import_pydantic(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "CODE:0 PYDANTIC:False"
+
+
+def test_the_program_exits_with_its_code_after_exit_handlers_and_waits_for_working_threads(tmp_path):
+    """``voiceclone`` skips the interpreter's teardown, but not exit handlers, buffered output,
+    or a thread still working."""
+    done = tmp_path / "thread-done"
+    code = (
+        "import atexit, sys, threading, time\n"
+        "atexit.register(lambda: print('exit handler ran'))\n"
+        "from voiceclone_cli.cli import entry\n"
+        f"def work():\n    time.sleep(0.3)\n    open({str(done)!r}, 'w').close()\n"
+        "if sys.argv[1] == 'thread':\n    threading.Thread(target=work).start()\n"
+        "sys.argv = ['voiceclone', *sys.argv[2:]]\n"
+        "print('buffered', end='')\n"
+        "entry()\n"
+    )
+    ok = subprocess.run([sys.executable, "-c", code, "plain", "--version"], capture_output=True, text=True)
+    assert ok.returncode == 0 and ok.stdout.startswith("buffered") and "exit handler ran" in ok.stdout
+    bad = subprocess.run([sys.executable, "-c", code, "plain", "say", "--nope"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "exit handler ran" in bad.stdout and "No such option" in bad.stderr
+    waited = subprocess.run([sys.executable, "-c", code, "thread", "--version"], capture_output=True, text=True)
+    assert waited.returncode == 0 and done.exists()

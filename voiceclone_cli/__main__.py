@@ -1,5 +1,3 @@
-import sys
+from voiceclone_cli.cli import entry
 
-from voiceclone_cli.cli import main
-
-sys.exit(main())
+entry()
