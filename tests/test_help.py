@@ -1,6 +1,7 @@
 """Every command's --help shows a real example and what to type, --version works wherever
 --help does, and --help never loads the heavy libraries."""
 
+import os
 import re
 import subprocess
 import sys
@@ -143,3 +144,14 @@ def test_the_program_exits_with_its_code_after_exit_handlers_and_waits_for_worki
     assert bad.returncode == 2 and "exit handler ran" in bad.stdout and "No such option" in bad.stderr
     waited = subprocess.run([sys.executable, "-c", code, "thread", "--version"], capture_output=True, text=True)
     assert waited.returncode == 0 and done.exists()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [["--version"], ["say", "--help"], ["config", "path"]])
+def test_output_to_a_full_disk_is_exit_7_in_one_line(args):
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "voiceclone_cli", *args], stdout=full, stderr=subprocess.PIPE,
+                              text=True, timeout=60)
+    assert proc.returncode == 7, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "No space left on device" in lines[0] and "internal error" not in lines[0]

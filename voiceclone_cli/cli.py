@@ -8,6 +8,7 @@ stderr and a documented exit code. Tracebacks appear only with ``--debug``, scru
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 import traceback
@@ -180,6 +181,11 @@ def _settle_stdout() -> None:
         os.close(null)
 
 
+# Errors of a device that cannot take more: our own writes turn them into clear errors where
+# they happen; one that escapes comes from a write we do not wrap (help printed by click).
+_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
+
+
 def _interrupted(as_json: bool = False) -> int:
     """Report a stop by Ctrl-C, SIGTERM or SIGHUP; its exit status is 128 + the signal."""
     signum = stopping.received()
@@ -238,16 +244,16 @@ def entry() -> None:
 
 def _run(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv in (["--version"], ["-V"]):  # listed in the root help's epilog
-        # Handled before Typer: a root-level option would make every subcommand's start-up
-        # pay for Typer's option processing, even for --help.
-        print(f"{PROG} {__version__}")
-        return 0
     debug = _wants_debug(argv)
     as_json = _wants_json(argv)
     click_exception = _click_exception_type()
     path: list[str] = []
     try:
+        if argv in (["--version"], ["-V"]):  # listed in the root help's epilog
+            # Handled before Typer: a root-level option would make every subcommand's start-up
+            # pay for Typer's option processing, even for --help.
+            common.emit(f"{PROG} {__version__}")
+            return 0
         command, path, rest = _innermost_command(argv)
         result = command.main(args=rest, prog_name=" ".join([PROG, *path]), standalone_mode=False)
         if result == ExitCode.INTERRUPTED:  # Typer turns KeyboardInterrupt into this code
@@ -277,6 +283,9 @@ def _run(argv: list[str] | None) -> int:
     except BrokenPipeError:
         return int(ExitCode.OUTPUT)
     except Exception as exc:  # a bug: say so plainly, point at --debug
+        if isinstance(exc, OSError) and exc.errno in _FULL:  # e.g. help sent to a full disk
+            return _fail(int(ExitCode.OUTPUT), f"cannot write the output: {exc.strerror}",
+                         "free some space, or send the output elsewhere", as_json=as_json)
         if debug:
             err(traceback.format_exc().rstrip())
         return _fail(int(ExitCode.INTERNAL), f"internal error: {type(exc).__name__}: {scrub(str(exc))[:200]}",

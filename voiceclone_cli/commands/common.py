@@ -56,7 +56,8 @@ def emit(text: str) -> None:
     except BrokenPipeError:
         raise OutputError("the program reading stdout closed the pipe", hint="") from None
     except OSError as exc:
-        raise OutputError(f"cannot write to stdout: {exc.strerror}") from None
+        raise OutputError(f"cannot write to stdout: {exc.strerror}",
+                          hint="free some space, or send stdout elsewhere") from None
 
 
 def line(text: str, kind: str = "") -> str:
