@@ -86,11 +86,13 @@ def test_pieces_left_by_a_failed_run_are_used_and_the_book_is_the_same(engine_an
     assert len(left) == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == [work_folder(options).name]  # no half-joined book
     monkeypatch.setattr(chapters.M4bJoin, "finish", original)
-    jobs = []
-    real_run = pieces_module.EncoderProcess.run
+    jobs, started = [], []
+    real_run, real_init = pieces_module.EncoderProcess.run, pieces_module.EncoderProcess.__init__
     monkeypatch.setattr(pieces_module.EncoderProcess, "run", lambda self, job: (jobs.append(job), real_run(self, job)))
+    monkeypatch.setattr(pieces_module.EncoderProcess, "__init__", lambda self: (started.append(self), real_init(self))[1])
     run_book(book, book.selected(), engine, voice, options)
     assert jobs == []  # every piece was already there
+    assert started == []  # and no encoder waited for a last chapter that was made before
     fresh = tmp_path / "fresh.m4b"
     run_book(book, book.selected(), engine, voice, BookOptions(output=fresh, format_name="m4b"))
     assert out.read_bytes() == fresh.read_bytes()

@@ -64,6 +64,7 @@ class BookPieces:
         self._open_join = join
         self._join: M4bJoin | None = None
         self._joined: list[PieceSpec] = []  # the pieces in the join so far
+        self._last = parts[-1]  # its frames are known once it is made (or resumed)
         self._stream_process: EncoderProcess | None = None
         self._stream_answers = ThreadPoolExecutor(1, thread_name_prefix="voiceclone-stream")
 
@@ -121,8 +122,9 @@ class BookPieces:
             if number > self.handed_out or moved or not only_new:
                 self.maker.ensure(number, spec)
         self.handed_out, self.handed_gain = max(self.handed_out, len(self.pieces)), gain_db
-        if self._stream_process is None and len(parts) < self.chapters:
-            self._stream_process = EncoderProcess()  # started early: ready when the last chapter begins
+        if self._stream_process is None and len(parts) < self.chapters and not self._last.frames:
+            # started early, ready when the last chapter begins; not if a resumed run has it
+            self._stream_process = EncoderProcess()
 
     def files(self) -> list[tuple[Path, int]]:
         """(path, frames) of every piece, once ``maker.wait()`` has returned."""
