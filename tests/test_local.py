@@ -313,3 +313,38 @@ def test_the_core_budget_lends_a_core_only_while_one_is_idle():
                 assert not third
     with budget.extra_core() as idle:
         assert idle
+
+
+PAUSES = ("Welcome back to the long story of our little village. Nobody there had ever seen anything like it. "
+          "Yes. No. Maybe. Well. Fine. The quick brown fox jumps over the lazy dog and runs far away.")
+
+
+def test_subtitle_cues_change_sentence_at_the_real_pauses(cli, local_env, sample_wav, tmp_path):
+    """The local engine times sentences from Piper's alignment: each short "Yes." or "No."
+    between long sentences ends in the silence after it, where sharing the chunk's time by
+    characters cuts into words (checked below, so this test can tell the two apart)."""
+    from tests.test_subtitles import parse_srt
+    from voiceclone_cli.audio.assembly import frame_levels_db
+    from voiceclone_cli.engines.local.engine import LOCAL_CHUNK_CHARS, LOCAL_FIRST_CHUNK_CHARS
+    from voiceclone_cli.prepare.chunking import chunk_text
+    from voiceclone_cli.prepare.sentences import sentences
+
+    chunks = chunk_text(PAUSES, LOCAL_CHUNK_CHARS, LOCAL_FIRST_CHUNK_CHARS)
+    assert len(chunks) == 2 and " Yes. No. " in chunks[1]  # they share a chunk, not the first one
+    out, srt = tmp_path / "o.wav", tmp_path / "o.srt"
+    x, rate = say_local(cli, sample_wav, PAUSES, out, "--srt", srt)
+    cues = parse_srt(srt.read_text())
+    assert [c[2] for c in cues] == sentences(PAUSES)
+    db = frame_levels_db(x, rate)  # one level per 10 ms
+    quiet = db < db.max() - 35
+
+    def is_quiet(seconds: float) -> bool:
+        frame = int(seconds * 100)
+        return bool(quiet[max(0, frame - 1): frame + 2].all())  # within 10 ms either side
+
+    for (_, end, text), (start, _, _) in zip(cues, cues[1:]):
+        assert end == start and is_quiet(end), f"the cue {text!r} ends at {end:.3f} s, in speech"
+    second = sentences(chunks[1])
+    begin, finish = cues[1][0], cues[-1][1]  # the second chunk as it was heard
+    shares = np.cumsum([len(s) for s in second])[:-1] / sum(map(len, second))
+    assert not all(is_quiet(begin + (finish - begin) * share) for share in shares)

@@ -69,6 +69,36 @@ def test_entries_give_back_exactly_the_samples_stored(tmp_path, make, bytes_per_
     assert (cache.hits, cache.misses) == (1, 1)
 
 
+@pytest.mark.parametrize("make", [pcm16_audio, float_audio])
+def test_where_sentences_meet_is_kept_with_the_samples(tmp_path, make):
+    """The local engine's sentence timing survives a cache hit: a resumed book's subtitles are
+    timed as the first run's were."""
+    cache = ResponseCache(tmp_path)
+    base = make()
+    audio = Audio(base.samples, base.rate, (0.25, 0.5 + 1e-9))
+    key = response_key(**KEY_FIELDS)
+    cache.put(key, audio)
+    back = cache.get(key)
+    assert back.sentence_bounds == audio.sentence_bounds and np.array_equal(back.samples, audio.samples)
+    data = cache.path_for(key).read_bytes()
+    assert data[:8] == b"VCRESP02"
+    for lie in (b"VCRESP01" + data[8:], data[: len(data) - 8]):  # bounds under the old magic; cut off
+        cache.path_for(key).write_bytes(lie)
+        assert cache.get(key) is None and not cache.path_for(key).exists()
+        cache.put(key, audio)
+
+
+def test_an_answer_without_sentence_times_is_stored_as_before():
+    """Entries an older voiceclone can read: the first format, unchanged, when there is no timing."""
+    import zlib
+
+    audio = pcm16_audio(100)
+    payload = np.round(audio.samples * 32768).astype("<i2").tobytes()
+    header = b"VCRESP01" + bytes([1]) + (24000).to_bytes(4, "little") + (100).to_bytes(8, "little")
+    header += len(payload).to_bytes(8, "little") + zlib.crc32(payload).to_bytes(4, "little")
+    assert encode_entry(audio) == header + payload
+
+
 @pytest.mark.parametrize("field, other", [
     ("engine", "local"), ("endpoint", "http://127.0.0.1:2/api/sync-clone"), ("sample_sha256", "cd" * 32),
     ("text", "Hello there!"), ("speed", 1.1), ("pitch", -0.2), ("version", "sync-clone/2"),

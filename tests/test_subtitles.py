@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+import pytest
+
 import soundfile as sf
 
 from voiceclone_cli.output.subtitles import render_srt, render_vtt
@@ -57,3 +60,71 @@ def test_a_subtitle_file_that_is_an_input_is_refused_before_any_request(api_env,
     assert not api_env.requests
     wrong = cli(["say", "-s", sample_wav, "Hello.", "-o", tmp_path / "o.wav", "--srt", tmp_path / "x.vtt"])
     assert wrong.code == 2 and not api_env.requests
+
+
+def test_titles_and_initials_end_no_sentence():
+    text = ("Mr. Smith met Dr. Jones. J. R. R. Tolkien wrote it, e.g. this one. So did I. No. "
+            "I won't.\n\nMrs.\n\nNext")
+    assert sentences(text) == ["Mr. Smith met Dr. Jones.", "J. R. R. Tolkien wrote it, e.g. this one.",
+                               "So did I.", "No.", "I won't.", "Mrs.", "Next"]
+
+
+class _MemorySink:
+    def __init__(self):
+        self.parts = []
+
+    def rate_for(self, rate):
+        return rate
+
+    def open(self, rate):
+        pass
+
+    def write(self, samples):
+        self.parts.append(samples)
+
+    def close(self):
+        pass
+
+    def abort(self):
+        pass
+
+
+def _tone(seconds: float, rate: int) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.5 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+
+
+def test_engine_sentence_times_are_moved_as_the_joiner_moves_the_chunk():
+    """Where an engine says its sentences meet, the cue boundary is that moment in the output:
+    after the chunk's leading silence is trimmed and it is cross-faded onto the one before."""
+    from voiceclone_cli.audio.wav import Audio
+    from voiceclone_cli.speech import assemble
+
+    rate = 8000
+    quiet = lambda s: np.zeros(int(s * rate), np.float32)  # noqa: E731
+    first = Audio(np.concatenate([_tone(1.0, rate), quiet(0.5)]), rate)
+    # 1 s of leading silence (trimmed to the 0.12 s pad), "Hi." for 0.2 s, a pause, a long sentence.
+    second = Audio(np.concatenate([quiet(1.0), _tone(0.2, rate), quiet(0.6), _tone(2.0, rate), quiet(0.3)]),
+                   rate, sentence_bounds=(1.5,))
+    items = ["First sentence here.", "Hi. A much longer sentence follows the short one here."]
+    result = assemble(items, iter([first, second]), _MemorySink())
+    hi, longer = result.cues[1], result.cues[2]
+    assert hi.text == "Hi." and hi.end == longer.start
+    # The first chunk is heard for 1.0 s of tone + its 0.12 s pad; the second is cross-faded
+    # 0.03 s into that, with 0.88 s of its leading silence trimmed, so its 1.5 s is heard at
+    # 1.12 - 0.03 + 1.5 - 0.88 (to a 10 ms frame: trimming works in frames).
+    assert hi.end == pytest.approx(1.71, abs=0.011)
+    share = hi.start + (longer.end - hi.start) * len("Hi.") / len(items[1].replace(" ", "", 1))
+    assert share < 1.09 + 0.12 + 0.2  # sharing by characters would have cut "Hi." off mid-word
+
+
+def test_engine_times_that_do_not_fit_the_sentences_fall_back_to_characters():
+    from voiceclone_cli.audio.wav import Audio
+    from voiceclone_cli.speech import assemble
+
+    rate = 8000
+    audio = Audio(_tone(2.0, rate), rate, sentence_bounds=(0.5, 1.0))  # two bounds, but two sentences
+    result = assemble(["One two three. Four five six seven eight nine."], iter([audio]), _MemorySink())
+    first, second = result.cues
+    assert first.end == second.start
+    assert first.end / second.end == pytest.approx(14 / (14 + 31), abs=0.01)

@@ -4,7 +4,8 @@ Text may carry pause markup (``prepare.markup``): it is split into text and paus
 text segment is chunked on its own (so a pause always ends a chunk and is never sent to an
 engine), and each pause becomes exact silence in the output. While the audio is assembled,
 every sentence gets a cue: the time its chunk really occupies in the output (after edge
-trimming and cross-fades), shared among the chunk's sentences by their share of its characters.
+trimming and cross-fades), divided among the chunk's sentences where the engine says they
+meet (the local engine), else by their share of its characters.
 
 Usable without the CLI::
 
@@ -20,9 +21,9 @@ Usable without the CLI::
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 from voiceclone_cli.audio.assembly import Joiner, JoinSettings
@@ -35,6 +36,7 @@ from voiceclone_cli.prefetch import OrderedPrefetcher
 from voiceclone_cli.output.sinks import Sink
 from voiceclone_cli.prepare import markup
 from voiceclone_cli.prepare.markup import Pause, Segment
+from voiceclone_cli.prepare.sentences import sentences
 
 Item = str | Pause  # one chunk of text for the engine, or silence
 
@@ -204,7 +206,7 @@ def assemble(items: Sequence[Item], audios: Iterator[Audio], sink: Sink, *, rate
                     sink.write(joiner.pause(round(waiting * joiner.rate)))
             sink.write(joiner.add(audio))
             done += 1
-            cue_end = _sentence_cues(item, joiner.last_span, cue_end, joiner.rate, cues)
+            cue_end = _sentence_cues(item, joiner, audio.sentence_bounds, cue_end, cues)
             if on_progress:
                 on_progress(done, total, joiner.frames_out / joiner.rate)
         sink.write(joiner.finish())
@@ -215,22 +217,26 @@ def assemble(items: Sequence[Item], audios: Iterator[Audio], sink: Sink, *, rate
     return Assembled(joiner.frames_out, joiner.rate, [index / joiner.rate for index in joiner.joins], cues)
 
 
-_SENTENCE_END = re.compile(r"""(?:(?<=[.!?…。！？])|(?<=[.!?…。！？]["'”’»)\]]))\s+|\n\s*\n""")
+def _sentence_cues(chunk: str, joiner: Joiner, bounds: Sequence[float], not_before: int,
+                   cues: list[Cue]) -> int:
+    """Append the cues of the chunk ``joiner`` just added; return where the last ends (samples).
 
-
-def sentences(text: str) -> list[str]:
-    """A chunk's sentences (chunks end at sentence ends, so none is split between chunks)."""
-    return [part.strip() for part in _SENTENCE_END.split(text) if part and part.strip()]
-
-
-def _sentence_cues(chunk: str, span: tuple[int, int], not_before: int, rate: int, cues: list[Cue]) -> int:
-    """Append the cues of one chunk heard over ``span`` (samples); return where the last ends."""
+    Where the engine said when each sentence gives way to the next (``Audio.sentence_bounds``,
+    the local engine's aligner), those times are used, moved as the joiner moved the chunk;
+    otherwise the chunk's time is shared among its sentences by their characters.
+    """
     parts = sentences(chunk) or [chunk.strip()]
-    start, end = max(span[0], not_before), span[1]
-    weights = sum(len(part) for part in parts)
-    position = float(start)
-    for part in parts:
-        until = position + (end - start) * len(part) / weights
-        cues.append(Cue(round(position) / rate, round(until) / rate, part))
-        position = until
+    rate = joiner.rate
+    start, end = max(joiner.last_span[0], not_before), joiner.last_span[1]
+    if len(bounds) == len(parts) - 1:
+        offset = joiner.last_span[0] - joiner.last_trim
+        edges = [start]
+        for bound in bounds:  # never before the previous edge, never outside the chunk
+            edges.append(min(max(offset + round(bound * rate), edges[-1]), end))
+        edges.append(end)
+    else:
+        weights = sum(len(part) for part in parts)
+        edges = [start + (end - start) * chars / weights for chars in accumulate((len(p) for p in parts), initial=0)]
+    for part, (begin, until) in zip(parts, zip(edges, edges[1:])):
+        cues.append(Cue(round(begin) / rate, round(until) / rate, part))
     return end

@@ -39,20 +39,30 @@ def frame_levels_db(samples: np.ndarray, rate: int, frame_seconds: float = _FRAM
     return 20 * np.log10(np.maximum(np.sqrt(np.mean(frames * frames, axis=1)), 1e-7))
 
 
+def trim_bounds(
+    samples: np.ndarray, rate: int, pad_seconds: float, below_peak_db: float = 40.0,
+    frame_seconds: float = _FRAME_SECONDS,
+) -> tuple[int, int]:
+    """The part of ``samples`` kept when leading/trailing silence (frames ``below_peak_db``
+    under the loudest) is cut to a pad, as (start, end) sample indices."""
+    db = frame_levels_db(samples, rate, frame_seconds)
+    threshold = max(db.max() - below_peak_db, -70.0)
+    active = (db > threshold).nonzero()[0]
+    if len(active) == 0:
+        return 0, min(len(samples), int(2 * pad_seconds * rate))
+    hop = max(1, int(rate * frame_seconds))
+    pad = int(pad_seconds * rate)
+    start = max(0, active[0] * hop - pad)
+    end = min(len(samples), (active[-1] + 1) * hop + pad)
+    return start, end
+
+
 def trim_to_pad(
     samples: np.ndarray, rate: int, pad_seconds: float, below_peak_db: float = 40.0,
     frame_seconds: float = _FRAME_SECONDS,
 ) -> np.ndarray:
     """Cut leading/trailing silence (frames ``below_peak_db`` under the loudest) to a pad."""
-    db = frame_levels_db(samples, rate, frame_seconds)
-    threshold = max(db.max() - below_peak_db, -70.0)
-    active = (db > threshold).nonzero()[0]
-    if len(active) == 0:
-        return samples[: int(2 * pad_seconds * rate)]
-    hop = max(1, int(rate * frame_seconds))
-    pad = int(pad_seconds * rate)
-    start = max(0, active[0] * hop - pad)
-    end = min(len(samples), (active[-1] + 1) * hop + pad)
+    start, end = trim_bounds(samples, rate, pad_seconds, below_peak_db, frame_seconds)
     return samples[start:end]
 
 
@@ -96,13 +106,19 @@ class Joiner:
         # Where the last chunk added sits in the output (first, end sample index): the time
         # its sentences are given in subtitles. Its first 30 ms overlap the previous chunk.
         self.last_span: tuple[int, int] = (0, 0)
+        # How many of the last chunk's own samples (at the output rate) were trimmed from its
+        # start: a time inside the chunk is ``last_span[0] + its sample - last_trim`` out.
+        self.last_trim = 0
 
     def add(self, audio: Audio) -> np.ndarray:
         """Take the next chunk in order; return the samples that are now final."""
         if self.rate is None:
             self.rate = audio.rate
         samples = resample(audio, self.rate).samples if audio.rate != self.rate else audio.samples
-        samples = trim_silence(np.asarray(samples, dtype=np.float32), self.rate, self.settings)
+        samples = np.asarray(samples, dtype=np.float32)
+        start, end = trim_bounds(samples, self.rate, self.settings.pad_seconds, self.settings.trim_below_peak_db)
+        samples = samples[start:end]
+        self.last_trim = start
         samples = self._match_level(samples)
         if not self._started:
             samples = samples.copy()

@@ -15,9 +15,10 @@ def resample_array(samples, rate_in: int, rate_out: int):
 
 
 def resample(audio: Audio, rate: int) -> Audio:
+    """The same sound at ``rate`` (times in seconds, such as ``sentence_bounds``, still hold)."""
     if audio.rate == rate or len(audio.samples) == 0:
-        return Audio(audio.samples, rate)
+        return Audio(audio.samples, rate, audio.sentence_bounds)
     import numpy as np
 
     out = resample_array(audio.samples, audio.rate, rate)
-    return Audio(np.ascontiguousarray(out, dtype=np.float32), rate)
+    return Audio(np.ascontiguousarray(out, dtype=np.float32), rate, audio.sentence_bounds)

@@ -29,6 +29,10 @@ class Audio:
 
     samples: np.ndarray
     rate: int
+    # Where each sentence of the chunk gives way to the next, in seconds into ``samples``
+    # (one fewer than the chunk's ``prepare.sentences``), when the engine knows; empty when
+    # it does not, and subtitles then share the chunk's time by characters.
+    sentence_bounds: tuple[float, ...] = ()
 
     @property
     def seconds(self) -> float:

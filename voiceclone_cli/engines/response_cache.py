@@ -8,7 +8,10 @@ the chunks that were never answered, and gets back the very samples the engine g
 Each entry is one file ``responses/<2 hex>/<key>.vcr``: a fixed header (magic, encoding, rate,
 frame count, payload length, CRC-32 of the payload) and the samples. Audio whose every sample
 is an exact 16-bit PCM value (what the API sends) is stored as int16 — half the size and still
-bit-exact — anything else as float32. A short or damaged entry fails the checksum and is
+bit-exact — anything else as float32. An answer that says where its sentences meet
+(``Audio.sentence_bounds``) is stored with a second magic and those times (float64) after
+the samples, inside the checksum; an answer without them is written exactly as before, so an
+older voiceclone still reads it. A short or damaged entry fails the checksum and is
 deleted, never returned. (CRC-32 rather than a cryptographic hash: it catches torn writes
 and bit rot, and keeps a hit of a 20 s answer around 1 ms.) Entries are written atomically (temp file + rename) with mode 0600, so
 two processes storing the same chunk each leave a whole file.
@@ -46,6 +49,7 @@ RUNS_KEPT = 20
 EVICT_TO = 0.9  # after an eviction the folder is this fraction of the cap: no evict per store
 
 _MAGIC = b"VCRESP01"
+_MAGIC_WITH_BOUNDS = b"VCRESP02"
 _HEADER = struct.Struct("<8sBIQQI")  # magic, encoding, rate, frames, payload bytes, CRC-32
 _INT16, _FLOAT32 = 1, 2
 _SUFFIX = ".vcr"
@@ -88,7 +92,11 @@ def encode_entry(audio: Audio) -> bytes:
         encoding, payload = _INT16, as_int16.tobytes()
     else:
         encoding, payload = _FLOAT32, samples.astype("<f4").tobytes()
-    header = _HEADER.pack(_MAGIC, encoding, audio.rate, len(samples), len(payload), zlib.crc32(payload))
+    magic = _MAGIC
+    if audio.sentence_bounds:
+        magic = _MAGIC_WITH_BOUNDS
+        payload += np.asarray(audio.sentence_bounds, dtype="<f8").tobytes()
+    header = _HEADER.pack(magic, encoding, audio.rate, len(samples), len(payload), zlib.crc32(payload))
     return header + payload
 
 
@@ -101,20 +109,24 @@ def decode_entry(data: bytes) -> Audio:
     if len(data) < _HEADER.size:
         raise ValueError("shorter than its header")
     magic, encoding, rate, frames, size, digest = _HEADER.unpack_from(data)
-    if magic != _MAGIC:
+    if magic not in (_MAGIC, _MAGIC_WITH_BOUNDS):
         raise ValueError("not a response cache entry")
     payload = memoryview(data)[_HEADER.size:]
     if len(payload) != size:
         raise ValueError(f"truncated ({len(payload)} of {size} bytes)")
     if zlib.crc32(payload) != digest:
         raise ValueError("checksum mismatch")
-    if encoding == _INT16 and size == 2 * frames:
-        samples = np.frombuffer(payload, "<i2").astype(np.float32) / np.float32(32768.0)
-    elif encoding == _FLOAT32 and size == 4 * frames:
-        samples = np.frombuffer(payload, "<f4").astype(np.float32)
-    else:
+    width = {_INT16: 2, _FLOAT32: 4}.get(encoding)
+    extra = size - (width or 0) * frames
+    if width is None or extra < 0 or extra % 8 or (extra > 0) != (magic == _MAGIC_WITH_BOUNDS):
         raise ValueError("inconsistent header")
-    return Audio(samples, rate)
+    sample_bytes = payload[: width * frames]
+    if encoding == _INT16:
+        samples = np.frombuffer(sample_bytes, "<i2").astype(np.float32) / np.float32(32768.0)
+    else:
+        samples = np.frombuffer(sample_bytes, "<f4").astype(np.float32)
+    bounds = tuple(np.frombuffer(payload[width * frames:], "<f8").tolist())
+    return Audio(samples, rate, bounds)
 
 
 @dataclass

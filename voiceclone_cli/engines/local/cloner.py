@@ -4,10 +4,12 @@ from __future__ import annotations
 
 
 from voiceclone_cli.audio.wav import Audio
+from voiceclone_cli.prepare.sentences import sentences
 
 from .matching import convert
 from .profile import VoiceProfile
 from .synth import PiperSynth
+from .timing import sentence_bounds
 
 
 class LocalCloner:
@@ -34,4 +36,7 @@ class LocalCloner:
 
         with CORES.chunk():
             result = self.synth.synthesize(text, length_scale=1.0 / speed)
-            return Audio(convert(result, profile, pitch_semitones=pitch_semitones), result.audio.rate)
+            samples = convert(result, profile, pitch_semitones=pitch_semitones)
+        # The conversion keeps Piper's timing sample for sample, so its alignment holds.
+        bounds = sentence_bounds(sentences(text), result.spoken, self.synth.phonemize)
+        return Audio(samples, result.audio.rate, tuple(b / result.audio.rate for b in bounds))

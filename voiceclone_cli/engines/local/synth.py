@@ -8,7 +8,7 @@ import logging
 import os
 import platform
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,7 @@ import numpy as np
 from voiceclone_cli.audio.wav import Audio
 
 from .phones import SILENCE_CODE, ipa_segments
+from .timing import SpokenSentence
 
 _PHONEMIZE_LOCK = threading.Lock()
 
@@ -54,6 +55,8 @@ class SynthResult:
     phone_starts: np.ndarray
     phone_ends: np.ndarray
     text: str = ""
+    # Piper's sentences with each phoneme's samples (empty if any had no alignment).
+    spoken: list[SpokenSentence] = field(default_factory=list)
 
     @property
     def duration_s(self) -> float:
@@ -129,6 +132,13 @@ def _symbol_durations(chunk, pad_ids, id_map):
     if pos != len(ids):
         return None
     return symbols, durations
+
+
+def _spoken(phonemes: list[str], durations: list[int], offset: int) -> SpokenSentence:
+    """The samples each phoneme of one sentence spans, from ``_symbol_durations`` (which also
+    counts the sentence's start and end symbols, first and last)."""
+    ends = (offset + np.cumsum(durations)).tolist()
+    return SpokenSentence(list(phonemes), ends[:-2], ends[1:-1])
 
 
 log = logging.getLogger("voiceclone.local")
@@ -238,13 +248,17 @@ class PiperSynth:
         session = _load_session(model_path, cache_dir)
         return cls(PiperVoice(session=session, config=config))
 
+    def phonemize(self, text: str) -> list[list[str]]:
+        """Piper's phonemes for ``text``, one list per sentence espeak-ng finds."""
+        with _PHONEMIZE_LOCK:
+            return self._voice.phonemize(text)
+
     def synthesize(self, text: str, length_scale: float = 1.0) -> SynthResult:
         """Speak ``text`` (one chunk, possibly several sentences) with phone alignments."""
         from piper import SynthesisConfig
 
         config = SynthesisConfig(length_scale=float(length_scale), normalize_audio=False)
-        with _PHONEMIZE_LOCK:
-            sentences = self._voice.phonemize(text)
+        sentences = self.phonemize(text)
         chunks = []
         for phonemes in sentences:
             if not phonemes:
@@ -256,17 +270,24 @@ class PiperSynth:
         pause = int(round(SENTENCE_PAUSE_S * self.sample_rate))
         pieces: list[np.ndarray] = []
         segments: list[tuple[int, int]] = []
+        spoken: list[SpokenSentence] | None = []
+        offset = 0  # where this sentence starts in the chunk's audio
         for n, chunk in enumerate(chunks):
             audio = np.asarray(chunk.audio_float_array, dtype=np.float32)
             if n > 0 and pause > 0:
                 pieces.append(np.zeros(pause, np.float32))
                 segments.append((SILENCE_CODE, pause))
+                offset += pause
             pieces.append(audio)
             symbol_durations = _symbol_durations(chunk, self._pad_ids, self._id_map)
             if symbol_durations:
                 chunk_segments = ipa_segments(*symbol_durations)
+                if spoken is not None:
+                    spoken.append(_spoken(chunk.phonemes, symbol_durations[1], offset))
             else:
                 chunk_segments = [(SILENCE_CODE, len(audio))]
+                spoken = None
+            offset += len(audio)
             # Alignments are in whole hops; make the segments cover the audio exactly.
             covered = sum(d for _, d in chunk_segments)
             if covered != len(audio) and chunk_segments:
@@ -284,4 +305,5 @@ class PiperSynth:
             phone_starts=starts,
             phone_ends=ends,
             text=text,
+            spoken=spoken or [],
         )
