@@ -348,3 +348,28 @@ def test_subtitle_cues_change_sentence_at_the_real_pauses(cli, local_env, sample
     begin, finish = cues[1][0], cues[-1][1]  # the second chunk as it was heard
     shares = np.cumsum([len(s) for s in second])[:-1] / sum(map(len, second))
     assert not all(is_quiet(begin + (finish - begin) * share) for share in shares)
+
+
+def test_a_local_book_s_subtitles_change_sentence_in_its_pauses(cli, local_env, sample_wav, tmp_path):
+    """The aligner's times hold on the book's timeline too: after titles, pauses between
+    chapters and the book's one loudness gain."""
+    from tests.test_subtitles import parse_srt
+    from voiceclone_cli.audio.assembly import frame_levels_db
+
+    book = tmp_path / "tale.md"
+    book.write_text("# The Fox\n\nNobody there had ever seen anything like it. Yes. No. Maybe. The quick brown "
+                    "fox jumps over the lazy dog.\n\n# The Dog\n\nThe dog slept on. Well. It was a long and "
+                    "quiet afternoon in the village.\n")
+    out, srt = tmp_path / "tale.wav", tmp_path / "tale.srt"
+    r = cli(["book", book, "--local", "-s", sample_wav, "-o", out, "--srt", srt])
+    assert r.code == 0, r.stderr
+    x, rate = read_audio(out)
+    db = frame_levels_db(x, rate)
+    quiet = db < db.max() - 35
+    cues = parse_srt(srt.read_text())
+    assert [c[2] for c in cues][:3] == ["The Fox", "Nobody there had ever seen anything like it.", "Yes."]
+    for (_, end, text), (start, _, _) in zip(cues, cues[1:]):
+        for moment in (end, start):
+            frame = int(moment * 100)
+            assert quiet[max(0, frame - 1): frame + 2].all(), f"{text!r}: a cue edge at {moment:.3f} s is in speech"
+    assert abs(cues[-1][1] - len(x) / rate) < 0.3
