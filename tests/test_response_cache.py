@@ -86,6 +86,10 @@ def test_where_sentences_meet_is_kept_with_the_samples(tmp_path, make):
         cache.path_for(key).write_bytes(lie)
         assert cache.get(key) is None and not cache.path_for(key).exists()
         cache.put(key, audio)
+    # Whole and checksummed, but times no audio has: refused like any damaged entry.
+    for nonsense in ((float("nan"),), (-0.5,), (0.5, 0.25), (base.seconds + 1,)):
+        cache.path_for(key).write_bytes(encode_entry(Audio(base.samples, base.rate, nonsense)))
+        assert cache.get(key) is None and not cache.path_for(key).exists()
 
 
 def test_an_answer_without_sentence_times_is_stored_as_before():

@@ -123,8 +123,9 @@ def test_engine_times_that_do_not_fit_the_sentences_fall_back_to_characters():
     from voiceclone_cli.speech import assemble
 
     rate = 8000
-    audio = Audio(_tone(2.0, rate), rate, sentence_bounds=(0.5, 1.0))  # two bounds, but two sentences
-    result = assemble(["One two three. Four five six seven eight nine."], iter([audio]), _MemorySink())
-    first, second = result.cues
-    assert first.end == second.start
-    assert first.end / second.end == pytest.approx(14 / (14 + 31), abs=0.01)
+    text = "One two three. Four five six seven eight nine."
+    for nonsense in ((0.5, 1.0), (float("nan"),), (float("inf"),)):  # two bounds for two sentences; not numbers
+        audio = Audio(_tone(2.0, rate), rate, sentence_bounds=nonsense)
+        first, second = assemble([text], iter([audio]), _MemorySink()).cues
+        assert first.end == second.start
+        assert first.end / second.end == pytest.approx(14 / (14 + 31), abs=0.01)

@@ -21,6 +21,7 @@ Usable without the CLI::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
@@ -228,7 +229,7 @@ def _sentence_cues(chunk: str, joiner: Joiner, bounds: Sequence[float], not_befo
     parts = sentences(chunk) or [chunk.strip()]
     rate = joiner.rate
     start, end = max(joiner.last_span[0], not_before), joiner.last_span[1]
-    if len(bounds) == len(parts) - 1:
+    if len(bounds) == len(parts) - 1 and all(map(math.isfinite, bounds)):
         offset = joiner.last_span[0] - joiner.last_trim
         edges = [start]
         for bound in bounds:  # never before the previous edge, never outside the chunk

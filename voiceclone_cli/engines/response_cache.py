@@ -125,8 +125,11 @@ def decode_entry(data: bytes) -> Audio:
         samples = np.frombuffer(sample_bytes, "<i2").astype(np.float32) / np.float32(32768.0)
     else:
         samples = np.frombuffer(sample_bytes, "<f4").astype(np.float32)
-    bounds = tuple(np.frombuffer(payload[width * frames:], "<f8").tolist())
-    return Audio(samples, rate, bounds)
+    bounds = np.frombuffer(payload[width * frames:], "<f8")
+    if len(bounds) and not (np.all(np.isfinite(bounds)) and bounds[0] >= 0 and np.all(np.diff(bounds) >= 0)
+                            and bounds[-1] * rate <= frames):
+        raise ValueError("sentence times outside the audio")
+    return Audio(samples, rate, tuple(bounds.tolist()))
 
 
 @dataclass
