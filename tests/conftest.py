@@ -133,3 +133,34 @@ def read_audio(data_or_path) -> tuple[np.ndarray, int]:
         data_or_path = io.BytesIO(data_or_path)
     samples, rate = sf.read(data_or_path, dtype="float32")
     return samples, rate
+
+
+class RecordingSink:
+    """A sink that keeps what it is given, for tests of the pipeline below the output files."""
+
+    def __init__(self, on_write=None) -> None:
+        self.parts: list[np.ndarray] = []
+        self.rate = None
+        self.closed = False
+        self.on_write = on_write
+
+    def rate_for(self, rate: int) -> int:
+        return rate
+
+    def open(self, rate: int) -> None:
+        self.rate = rate
+
+    def write(self, samples) -> None:
+        if self.on_write and len(samples):
+            self.on_write()
+        self.parts.append(np.asarray(samples))
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        pass
+
+    @property
+    def samples(self) -> np.ndarray:
+        return np.concatenate(self.parts) if self.parts else np.zeros(0)

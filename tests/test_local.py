@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests import samples
-from tests.conftest import read_audio
+from tests.conftest import RecordingSink, read_audio
 
 from voiceclone_cli.prepare.sample import prepare_sample
 
@@ -106,22 +106,6 @@ def test_three_chunks_join_without_discontinuity(local_env, sample_wav):
     from voiceclone_cli.engines.local.engine import LocalEngine
     from voiceclone_cli.speech import speak
 
-    class Collect:
-        def rate_for(self, rate):
-            return rate
-
-        def open(self, rate):
-            self.rate, self.parts = rate, []
-
-        def write(self, samples):
-            self.parts.append(samples)
-
-        def close(self):
-            pass
-
-        def abort(self):
-            pass
-
     engine = LocalEngine()
     voice = engine.prepare_voice(prepare_sample(sample_wav))
     text = " ".join([
@@ -129,7 +113,7 @@ def test_three_chunks_join_without_discontinuity(local_env, sample_wav):
         "The second part continues with another long sentence, describing a walk along the quiet harbour at dusk.",
         "The third part ends the story with a final sentence about coming home late and sleeping very well indeed.",
     ] * 2)
-    sink = Collect()
+    sink = RecordingSink()
     result = speak(text, engine, voice, sink)
     assert result.chunks >= 3 and len(result.joins) == result.chunks - 1
     x = np.concatenate(sink.parts)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import voice
+from tests.conftest import RecordingSink, voice
 from voiceclone_cli.errors import ConfigError, EngineUnavailableError, ExitCode
 
 needs_extra = pytest.mark.skipif(
@@ -116,35 +116,6 @@ def prepared():
     from voiceclone_cli.prepare.sample import prepare_sample
 
     return prepare_sample(voice("p225/p225_023.wav"))
-
-
-class RecordingSink:
-    def __init__(self, on_write=None) -> None:
-        self.parts: list[np.ndarray] = []
-        self.rate = None
-        self.closed = False
-        self.on_write = on_write
-
-    def rate_for(self, rate: int) -> int:
-        return rate
-
-    def open(self, rate: int) -> None:
-        self.rate = rate
-
-    def write(self, samples) -> None:
-        if self.on_write and len(samples):
-            self.on_write()
-        self.parts.append(np.asarray(samples))
-
-    def close(self) -> None:
-        self.closed = True
-
-    def abort(self) -> None:
-        pass
-
-    @property
-    def samples(self) -> np.ndarray:
-        return np.concatenate(self.parts) if self.parts else np.zeros(0)
 
 
 # --- the model's own facts, as the adapter assumes them ---------------------------------------

@@ -9,6 +9,7 @@ import pytest
 
 import soundfile as sf
 
+from tests.conftest import RecordingSink
 from voiceclone_cli.output.subtitles import render_srt, render_vtt
 from voiceclone_cli.speech import Cue, sentences
 
@@ -69,26 +70,6 @@ def test_titles_and_initials_end_no_sentence():
                                "So did I.", "No.", "I won't.", "Mrs.", "Next"]
 
 
-class _MemorySink:
-    def __init__(self):
-        self.parts = []
-
-    def rate_for(self, rate):
-        return rate
-
-    def open(self, rate):
-        pass
-
-    def write(self, samples):
-        self.parts.append(samples)
-
-    def close(self):
-        pass
-
-    def abort(self):
-        pass
-
-
 def _tone(seconds: float, rate: int) -> np.ndarray:
     t = np.arange(int(seconds * rate)) / rate
     return (0.5 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
@@ -107,7 +88,7 @@ def test_engine_sentence_times_are_moved_as_the_joiner_moves_the_chunk():
     second = Audio(np.concatenate([quiet(1.0), _tone(0.2, rate), quiet(0.6), _tone(2.0, rate), quiet(0.3)]),
                    rate, sentence_bounds=(1.5,))
     items = ["First sentence here.", "Hi. A much longer sentence follows the short one here."]
-    result = assemble(items, iter([first, second]), _MemorySink())
+    result = assemble(items, iter([first, second]), RecordingSink())
     hi, longer = result.cues[1], result.cues[2]
     assert hi.text == "Hi." and hi.end == longer.start
     # The first chunk is heard for 1.0 s of tone + its 0.12 s pad; the second is cross-faded
@@ -126,6 +107,6 @@ def test_engine_times_that_do_not_fit_the_sentences_fall_back_to_characters():
     text = "One two three. Four five six seven eight nine."
     for nonsense in ((0.5, 1.0), (float("nan"),), (float("inf"),)):  # two bounds for two sentences; not numbers
         audio = Audio(_tone(2.0, rate), rate, sentence_bounds=nonsense)
-        first, second = assemble([text], iter([audio]), _MemorySink()).cues
+        first, second = assemble([text], iter([audio]), RecordingSink()).cues
         assert first.end == second.start
         assert first.end / second.end == pytest.approx(14 / (14 + 31), abs=0.01)
