@@ -357,3 +357,35 @@ def test_a_local_book_s_subtitles_change_sentence_in_its_pauses(cli, local_env, 
             frame = int(moment * 100)
             assert quiet[max(0, frame - 1): frame + 2].all(), f"{text!r}: a cue edge at {moment:.3f} s is in speech"
     assert abs(cues[-1][1] - len(x) / rate) < 0.3
+
+
+@pytest.mark.parametrize("which", ["example", "1688/1688-142285-0000.wav"])
+def test_matching_changes_timbre_not_how_loud_each_sentence_is(local_env, sample_wav, which):
+    """A short "Oh!" or "No." between long sentences keeps about Piper's loudness relative to
+    them: the per-phone matching once made such words up to 10 dB louder than their
+    neighbours, and a book's one gain was then held back by them."""
+    from tests.conftest import voice
+    from voiceclone_cli.audio.loudness import KWeighting
+    from voiceclone_cli.engines.local.engine import LocalEngine, shared_cloner
+    from voiceclone_cli.engines.local.matching import convert
+    from voiceclone_cli.engines.local.timing import sentence_bounds
+    from voiceclone_cli.prepare.sentences import sentences
+
+    sample = sample_wav if which == "example" else voice(which)
+    profile = LocalEngine().prepare_voice(prepare_sample(sample)).profile
+    synth = shared_cloner().synth
+    text = ("Orchard river candle morning. Yes. River orchard market hill letter harbour window morning. "
+            "Oh! The bridge was quiet. No.")
+    made = synth.synthesize(text)
+    converted = convert(made, profile)
+    edges = [0, *sentence_bounds(sentences(text), made.spoken, synth.phonemize), len(converted)]
+    assert len(edges) == len(sentences(text)) + 1
+
+    def lufs(x: np.ndarray) -> float:
+        weighted = KWeighting(made.audio.rate)(x.astype(np.float32)).astype(np.float64)
+        return -0.691 + 10 * np.log10(np.mean(weighted ** 2))
+
+    change = [lufs(converted[a:b]) - lufs(made.audio.samples[a:b]) for a, b in zip(edges, edges[1:])]
+    # No sentence comes out much louder than the matching makes the others (before the fix,
+    # speaker 1688's "No." measured 6.0 dB over the median change; now 1.9).
+    assert max(change) - float(np.median(change)) < 3.0, [round(c, 1) for c in change]

