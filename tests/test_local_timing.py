@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from voiceclone_cli.engines.local.timing import SpokenSentence, sentence_bounds
 
 
@@ -57,3 +61,35 @@ def test_nothing_to_place_gives_no_bounds():
     assert sentence_bounds(["One."], spoken("one."), letters) == []  # one sentence: nothing to divide
     assert sentence_bounds(["a.", "b."], [], letters) == []  # no alignment from Piper
     assert sentence_bounds(["xy.", "zw."], spoken("ab.", "cd."), letters) == []  # nothing in common
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="abc. ", min_size=1, max_size=12), min_size=1, max_size=6),
+       st.lists(st.text(alphabet="abc. ", min_size=1, max_size=12), min_size=1, max_size=6))
+def test_bounds_are_ordered_inside_the_audio_or_absent(ours, heard_sentences):
+    """Whatever the two readings are, the answer is one time per boundary, in order, inside
+    the speech, or nothing (character share then)."""
+    heard = spoken(*heard_sentences)
+    end = heard[-1].ends[-1]
+    bounds = sentence_bounds(ours, heard, letters)
+    assert bounds == [] or len(bounds) == len(ours) - 1
+    assert bounds == sorted(bounds) and all(0 <= b <= end for b in bounds)
+
+
+def test_power_is_brought_back_on_any_length_of_chunk():
+    """The loudness step of the matching keeps the shape of envelopes of any length, down to
+    one frame (a chunk shorter than its smoothing window)."""
+    import numpy as np
+
+    pytest.importorskip("pyworld", reason="the local extra is not installed")
+    from voiceclone_cli.engines.local.matching import _frame_power, _keep_frame_power
+
+    rng = np.random.default_rng(0)
+    for frames in (1, 2, 7, 120, 121, 400):
+        envelope, source = rng.normal(size=(frames, 16)), rng.normal(size=(frames, 16))
+        kept = _keep_frame_power(envelope, source)
+        assert kept.shape == envelope.shape and np.isfinite(kept).all()
+        # A constant change of power is taken back entirely; the shape of each frame is kept.
+        louder = _keep_frame_power(source + 6.0, source)
+        assert np.allclose(_frame_power(louder), _frame_power(source))
+        assert np.allclose(kept - kept.mean(axis=1, keepdims=True), envelope - envelope.mean(axis=1, keepdims=True))
