@@ -2,7 +2,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voiceclone_cli.audio.assembly import Joiner, JoinSettings, active_level_db, equal_power_crossfade, trim_silence
+from voiceclone_cli.audio.assembly import Joiner, JoinSettings, active_level_db, equal_power_crossfade, trim_bounds
 from voiceclone_cli.audio.wav import Audio
 
 
@@ -22,8 +22,10 @@ def join_all(chunks, rate=None, settings=JoinSettings()):
 def test_edge_silence_trimmed_to_pad():
     rate = 24000
     x = tone(1.0, rate, lead=1.0, tail=2.0)
-    y = trim_silence(x, rate)
-    assert abs(len(y) / rate - (1.0 + 2 * JoinSettings().pad_seconds)) < 0.03
+    pad = JoinSettings().pad_seconds
+    start, end = trim_bounds(x, rate, pad)
+    assert abs((end - start) / rate - (1.0 + 2 * pad)) < 0.03
+    assert abs(start / rate - (1.0 - pad)) < 0.015  # where the kept part starts: subtitles need it
 
 
 def test_joins_have_no_sample_jumps_even_when_chunks_start_loud():

@@ -66,11 +66,6 @@ def trim_to_pad(
     return samples[start:end]
 
 
-def trim_silence(samples: np.ndarray, rate: int, settings: JoinSettings = JoinSettings()) -> np.ndarray:
-    """Cut a chunk's leading/trailing silence down to the join pad."""
-    return trim_to_pad(samples, rate, settings.pad_seconds, settings.trim_below_peak_db)
-
-
 def active_level_db(samples: np.ndarray, rate: int) -> float | None:
     """RMS level of the speech frames (within 30 dB of the loudest), or None for silence."""
     db = frame_levels_db(samples, rate)
