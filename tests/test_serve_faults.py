@@ -371,3 +371,40 @@ def test_missing_or_empty_keys_file_is_refused(tmp_path):
     for keys, message in ((tmp_path / "absent.txt", "keys file not found"), (empty, "holds no keys")):
         run = subprocess.run([BIN, "serve", "--port", "0", "--keys", keys], capture_output=True, text=True, timeout=60)
         assert run.returncode == 3 and message in run.stderr
+
+
+def read_one_answer(sock: socket.socket) -> tuple[int, dict, bytes]:
+    """One HTTP answer read by its Content-Length (the connection may stay open)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, "the server hung up before answering"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    while len(body) < int(headers["content-length"]):
+        chunk = sock.recv(65536)
+        assert chunk, "the server hung up in the middle of its answer"
+        body += chunk
+    return int(lines[0].split()[1]), headers, body
+
+
+@pytest.mark.parametrize("key, size, status", [
+    ("key-cap", 7_700_000, 413),  # a sample too large, sent whole, as `requests` does
+    ("nope", 4_000_000, 401),  # a sample of allowed size with a wrong key
+])
+def test_a_client_that_sends_its_whole_body_still_reads_the_refusal(served, key, size, status):
+    """The refusal is made before the body is read, but the body is let in (and thrown away):
+    a client still uploading gets the answer, not a reset connection, and may ask again on it."""
+    sock = socket.create_connection(("127.0.0.1", served.port), timeout=30)
+    head = ("POST /api/sync-clone HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key + "\r\n"
+            f"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: {size}\r\n\r\n")
+    sock.sendall(head.encode() + b"x" * size)  # a reset connection fails here or below
+    answer, headers, body = read_one_answer(sock)
+    assert answer == status and "detail" in json.loads(body)
+    assert headers.get("connection") != "close"
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")  # the same connection, once more
+    again, _, _ = read_one_answer(sock)
+    sock.close()
+    assert again == 200

@@ -53,11 +53,24 @@ class BodyCap:
         await self.app(scope, capped_receive, send)
 
 
+# An error answered before a body was read: up to this much of the body is still received (and
+# thrown away) so the client can read the answer. Closing with unread bytes makes the kernel
+# reset the connection, and a client still uploading then sees "connection reset" instead of
+# the 401 or 413 (seen with `requests` sending a 7.7 MB sample).
+DRAIN_LIMIT = 16 * 1024 * 1024
+
+
 async def _problem(request, exc: routes.Problem):
     response = routes.render_problem(request.url.path, exc)
-    if request.method == "POST":  # the body may be unread: never read it just to keep the connection
-        response.headers["Connection"] = "close"
+    if request.method == "POST" and not _drainable(request):
+        response.headers["Connection"] = "close"  # a body too large, or of unknown length: hang up
     return response
+
+
+def _drainable(request) -> bool:
+    """Whether the rest of the request's body is small enough to receive and discard."""
+    declared = request.headers.get("content-length")
+    return declared is not None and declared.isdigit() and int(declared) <= DRAIN_LIMIT
 
 
 async def _http_exception(request, exc: HTTPException):
@@ -67,7 +80,9 @@ async def _http_exception(request, exc: HTTPException):
 
 async def _too_large(request, exc: BodyTooLarge):
     detail = routes.TOO_LARGE if request.url.path == "/api/sync-clone" else "the body is too large"
-    return await _problem(request, routes.Problem(413, detail, code="payload_too_large"))
+    response = await _problem(request, routes.Problem(413, detail, code="payload_too_large"))
+    response.headers["Connection"] = "close"  # cut off at the cap: none of the rest is taken
+    return response
 
 
 async def _internal(request, exc: Exception):
