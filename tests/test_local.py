@@ -389,3 +389,17 @@ def test_matching_changes_timbre_not_how_loud_each_sentence_is(local_env, sample
     # No sentence comes out much louder than the matching makes the others (before the fix,
     # speaker 1688's "No." measured 6.0 dB over the median change; now 1.9).
     assert max(change) - float(np.median(change)) < 3.0, [round(c, 1) for c in change]
+
+
+def test_the_first_run_speaks_as_every_later_run(cli, monkeypatch, tmp_path, sample_wav):
+    """The first run analyses the sample and prepares the model; later runs load both from
+    the cache. Their audio must be the same bytes, or a book killed in its first run and
+    resumed would not be the file an uninterrupted run makes (the stored profile keeps its
+    envelopes as float16: the first run once spoke with the unrounded ones)."""
+    monkeypatch.setenv("VOICECLONE_CACHE_DIR", str(tmp_path / "fresh"))
+    first, later, uncached = tmp_path / "1.wav", tmp_path / "2.wav", tmp_path / "3.wav"
+    say_local(cli, sample_wav, TEXT, first)
+    assert cli(["cache", "clear", "--responses"]).code == 0
+    say_local(cli, sample_wav, TEXT, later)
+    say_local(cli, sample_wav, TEXT, uncached, "--no-cache")
+    assert first.read_bytes() == later.read_bytes() == uncached.read_bytes()

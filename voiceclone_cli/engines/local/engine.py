@@ -115,8 +115,13 @@ class LocalEngine:
         except ValueError as exc:  # e.g. too little voiced speech to learn a voice from
             raise SampleError(f"cannot learn a voice from {sample.source}: {exc}",
                               hint=f"use {SAMPLE_WINDOW} of clear speech") from None
+        # Speak with the profile exactly as it is stored (its envelopes as float16), so this
+        # run's audio is the audio of every later run that loads it: a book killed during its
+        # first run and resumed is then the same file as one made in one go.
+        arrays = profile.to_arrays()
+        profile = VoiceProfile.from_arrays(arrays)
         if self.use_cache:
-            self.cache.store(key, profile.to_arrays())
+            self.cache.store(key, arrays)
         return LocalVoice(sample, profile, from_cache=False)
 
     def synthesize(self, text: str, voice: LocalVoice, *, speed: float = 1.0, pitch: float = 0.0) -> Audio:
