@@ -93,3 +93,11 @@ def test_power_is_brought_back_on_any_length_of_chunk():
         louder = _keep_frame_power(source + 6.0, source)
         assert np.allclose(_frame_power(louder), _frame_power(source))
         assert np.allclose(kept - kept.mean(axis=1, keepdims=True), envelope - envelope.mean(axis=1, keepdims=True))
+
+
+def test_a_boundary_the_alignment_cannot_place_is_shared_by_characters_between_its_neighbours():
+    heard = spoken("ab.", "cd.")
+    ours = {"xyz.": [list("qqq.")], "ab.": [list("ab.")], "cd.": [list("cd.")]}  # "xyz." read as nothing heard
+    bounds = sentence_bounds(list(ours), heard, ours.__getitem__)
+    between_ab_and_cd = (heard[0].ends[1] + heard[1].starts[0]) // 2
+    assert bounds == [between_ab_and_cd * 4 // 7, between_ab_and_cd]  # "xyz." and "ab.": 4 and 3 characters

@@ -38,5 +38,5 @@ class LocalCloner:
             result = self.synth.synthesize(text, length_scale=1.0 / speed)
             samples = convert(result, profile, pitch_semitones=pitch_semitones)
         # The conversion keeps Piper's timing sample for sample, so its alignment holds.
-        bounds = sentence_bounds(sentences(text), result.spoken, self.synth.phonemize)
+        bounds = sentence_bounds(sentences(text), result.spoken, self.synth.phonemize, len(samples))
         return Audio(samples, result.audio.rate, tuple(b / result.audio.rate for b in bounds))

@@ -40,9 +40,14 @@ def _sounds(phonemes: Sequence[str]) -> list[bool]:
 
 
 def sentence_bounds(ours: Sequence[str], spoken: Sequence[SpokenSentence],
-                    phonemize: Callable[[str], list[list[str]]]) -> list[int]:
+                    phonemize: Callable[[str], list[list[str]]], total: int | None = None) -> list[int]:
     """The sample where each of ``ours`` gives way to the next (``len(ours) - 1`` of them), or
-    ``[]`` when they cannot be placed (then subtitles fall back to character share)."""
+    ``[]`` when nothing can be placed (then subtitles fall back to character share).
+
+    A boundary the alignment cannot place (a sentence espeak reads only in context, such as a
+    lone ":") is put by character share between the placed ones around it; ``total`` is the
+    chunk's length in samples (default: where Piper's last phoneme ends).
+    """
     if len(ours) < 2 or not spoken:
         return []
     heard: list[str] = []
@@ -52,6 +57,8 @@ def sentence_bounds(ours: Sequence[str], spoken: Sequence[SpokenSentence],
         heard += sentence.phonemes
         starts += sentence.starts
         ends += sentence.ends
+    if not heard:
+        return []
     wanted: list[str] = []
     marks: list[int] = []  # where each of our sentences after the first begins in ``wanted``
     for n, text in enumerate(ours):
@@ -70,17 +77,32 @@ def sentence_bounds(ours: Sequence[str], spoken: Sequence[SpokenSentence],
         return []
     order = sorted(mapped)
     sounds = [n for n, sound in enumerate(is_sound) if sound]
-    bounds: list[int] = []
+    placed: list[int | None] = []
     for mark in marks:
         split = bisect_left(order, mark)
         if split == 0 or split == len(order):
-            return []
+            placed.append(None)
+            continue
         last, first = mapped[order[split - 1]], mapped[order[split]]
         # Sounds the two readings disagree on may lie between: the sentences meet at the
         # longest silence among them (a pause, where there is one).
         between = sounds[bisect_left(sounds, last): bisect_left(sounds, first) + 1]
         gap, end, start = max((starts[b] - ends[a], ends[a], starts[b]) for a, b in zip(between, between[1:]))
-        if gap < 0 or (bounds and end < bounds[-1]):
-            return []
-        bounds.append((end + start) // 2)
-    return bounds
+        earlier = [bound for bound in placed if bound is not None]
+        placed.append(None if gap < 0 or (earlier and end < earlier[-1]) else (end + start) // 2)
+    if all(bound is None for bound in placed):
+        return []
+    return _fill_by_characters(placed, [len(text) for text in ours], total if total is not None else ends[-1])
+
+
+def _fill_by_characters(placed: list[int | None], lengths: list[int], total: int) -> list[int]:
+    """``placed`` with each missing boundary put by character share between its neighbours."""
+    edges: list[int | None] = [0, *placed, max(total, max((b for b in placed if b is not None), default=0))]
+    known = [n for n, edge in enumerate(edges) if edge is not None]
+    for left, right in zip(known, known[1:]):
+        start, end = edges[left], edges[right]
+        chars = lengths[left:right]
+        weight = sum(chars) or 1
+        for n in range(left + 1, right):
+            edges[n] = start + (end - start) * sum(chars[: n - left]) // weight
+    return [int(edge) for edge in edges[1:-1]]
