@@ -78,6 +78,7 @@ def sentence_bounds(ours: Sequence[str], spoken: Sequence[SpokenSentence],
     order = sorted(mapped)
     sounds = [n for n, sound in enumerate(is_sound) if sound]
     placed: list[int | None] = []
+    previous = 0  # the last boundary placed: boundaries never go back in time
     for mark in marks:
         split = bisect_left(order, mark)
         if split == 0 or split == len(order):
@@ -88,8 +89,11 @@ def sentence_bounds(ours: Sequence[str], spoken: Sequence[SpokenSentence],
         # longest silence among them (a pause, where there is one).
         between = sounds[bisect_left(sounds, last): bisect_left(sounds, first) + 1]
         gap, end, start = max((starts[b] - ends[a], ends[a], starts[b]) for a, b in zip(between, between[1:]))
-        earlier = [bound for bound in placed if bound is not None]
-        placed.append(None if gap < 0 or (earlier and end < earlier[-1]) else (end + start) // 2)
+        if gap < 0 or end < previous:
+            placed.append(None)
+            continue
+        previous = (end + start) // 2
+        placed.append(previous)
     if all(bound is None for bound in placed):
         return []
     return _fill_by_characters(placed, [len(text) for text in ours], total if total is not None else ends[-1])
