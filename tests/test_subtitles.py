@@ -110,3 +110,47 @@ def test_engine_times_that_do_not_fit_the_sentences_fall_back_to_characters():
         first, second = assemble([text], iter([audio]), RecordingSink()).cues
         assert first.end == second.start
         assert first.end / second.end == pytest.approx(14 / (14 + 31), abs=0.01)
+
+
+def test_subtitles_to_a_fifo_are_written_into_it_not_renamed_over_it(api_env, cli, sample_wav, tmp_path):
+    """Atomic replacement renames a temp file over the target: over a FIFO it would leave a
+    plain file (and run as root over /dev/null, replace /dev/null itself). A FIFO or a
+    character device is written in place."""
+    import os
+    import stat
+    import threading
+
+    fifo = tmp_path / "cues.srt"
+    os.mkfifo(fifo)
+    read: list[bytes] = []
+    reader = threading.Thread(target=lambda: read.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    result = cli(["say", "-s", sample_wav, "One. Two.", "-o", tmp_path / "o.wav", "--srt", fifo])
+    reader.join(5 if stat.S_ISFIFO(os.stat(fifo).st_mode) else 0)
+    assert result.code == 0, result.stderr
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert [c[2] for c in parse_srt(read[0].decode())] == ["One.", "Two."]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp file left
+
+
+def test_atomic_writes_go_into_a_fifo_and_refuse_a_socket(tmp_path):
+    import os
+    import socket
+    import stat
+    import threading
+
+    from voiceclone_cli.output.atomic import atomic_write_bytes
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    read: list[bytes] = []
+    reader = threading.Thread(target=lambda: read.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    atomic_write_bytes(fifo, b"in place")
+    reader.join(5 if stat.S_ISFIFO(os.stat(fifo).st_mode) else 0)
+    assert read == [b"in place"] and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(tmp_path / "sock"))
+        with pytest.raises(OSError, match="not a regular file"):
+            atomic_write_bytes(tmp_path / "sock", b"x")
+        assert stat.S_ISSOCK(os.stat(tmp_path / "sock").st_mode)

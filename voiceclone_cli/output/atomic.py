@@ -13,8 +13,10 @@ including those of worker threads that are abandoned mid-line.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -149,8 +151,16 @@ def atomic_open(target: Path, mode: int = 0o666) -> Iterator[BinaryIO]:
 
     ``mode`` is applied at creation (before any byte is written), so a secret is never
     readable by others, not even for an instant. A symbolic link at ``target`` is kept: its
-    destination is what gets replaced.
+    destination is what gets replaced. A FIFO or a character device (``/dev/null``,
+    ``/dev/stdout``) is written in place, never renamed over: run as root, a rename would
+    replace ``/dev/null`` itself with a file. Anything else that is not a regular file (a block
+    device, a socket) is refused.
     """
+    special = _special_file(Path(target))
+    if special is not None:
+        with special as handle:
+            yield handle
+        return
     target = replaceable_target(Path(target))
     fd, tmp = create_temp(target, mode)
     try:
@@ -162,6 +172,19 @@ def atomic_open(target: Path, mode: int = 0o666) -> Iterator[BinaryIO]:
     except BaseException:
         discard_temp(tmp)
         raise
+
+
+def _special_file(path: Path) -> BinaryIO | None:
+    """The FIFO or device at ``path`` opened for writing; None for a regular file or none."""
+    try:
+        info = os.stat(path)  # through symbolic links: /dev/stdout is one
+    except OSError:
+        return None
+    if stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode):
+        return None  # a directory fails at the rename, with its own error
+    if not (stat.S_ISFIFO(info.st_mode) or stat.S_ISCHR(info.st_mode)):
+        raise OSError(errno.EINVAL, "not a regular file, a FIFO or a character device", str(path))
+    return os.fdopen(os.open(path, os.O_WRONLY | getattr(os, "O_NOCTTY", 0)), "wb")
 
 
 def atomic_write_bytes(target: Path, data: bytes, mode: int = 0o666) -> None:
