@@ -88,7 +88,7 @@ def inspect_output(path: Path, *, inputs: Sequence[NamedInput] = (), option: str
             return OutputTarget(path, path, stream=True)
         if not stat.S_ISREG(mode):
             kind = "a block device" if stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "not a file"
-            raise OutputError(f"{option} {path} is {kind}; refusing to write audio over it",
+            raise OutputError(f"{option} {path} is {kind}; refusing to write over it",
                               hint=f"give {option} a file name")
         if os.path.abspath(path).startswith(("/dev/", "/proc/")):  # e.g. /dev/stdout > file
             return OutputTarget(path, path, stream=True)
