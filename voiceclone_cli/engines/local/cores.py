@@ -6,7 +6,8 @@ it analyses them one after the other: no CPU goes to threads fighting over cores
 are the same either way (the speech is cut the same way; only when each half runs differs).
 
 Piper's network is not switched the same way: ONNX Runtime sets a session's threads when it
-is created, and a second, one-thread session of the voice costs 200-370 MB of memory.
+is created, and a second, one-thread session of the voice costs ~100 MB of weights plus its
+working memory (200-300 MB after a long sentence); ``bench/local_threads.py`` measures both.
 """
 
 from __future__ import annotations
