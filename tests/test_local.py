@@ -251,7 +251,6 @@ def test_chunks_made_at_once_on_two_threads_equal_those_made_one_by_one(local_en
         assert np.array_equal(one.phone_ends, other.phone_ends)
 
 
-
 def test_the_network_on_one_thread_speaks_the_same_samples(local_env):
     """``bench/local_threads.py`` compares the network on one thread and on every core; the
     comparison means something only if both make the same audio."""
@@ -264,6 +263,7 @@ def test_the_network_on_one_thread_speaks_the_same_samples(local_env):
     assert shared_cloner().synth._voice.session.get_session_options().intra_op_num_threads == 0
     text = "Pack my box with five dozen liquor jugs. How vexingly quick daft zebras jump!"
     assert np.array_equal(one.synthesize(text).audio.samples, shared_cloner().synth.synthesize(text).audio.samples)
+
 
 def test_a_chunk_is_the_same_with_its_halves_analysed_together_or_in_turn(local_env, sample_wav, monkeypatch):
     """Alone, a chunk's WORLD analysis runs its two halves at once; when every core has a chunk,
