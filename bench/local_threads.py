@@ -54,6 +54,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--text", default=TEXT)
     args = parser.parse_args()
+    if args.rounds < 1 or not args.text.strip():
+        parser.error("--rounds must be at least 1 and --text must have words")
 
     with tempfile.TemporaryDirectory() as tmp:
         for name in ("CONFIG", "DATA"):
