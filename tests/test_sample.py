@@ -72,8 +72,14 @@ def test_silent(tmp_path):
 
 
 def test_undecodable(tmp_path):
-    with pytest.raises(SampleError, match="cannot decode"):
+    with pytest.raises(SampleError, match="cannot decode") as caught:
         prepare_sample(samples.corrupt(tmp_path))
+    # what is wrong with the file, not the decoder's name for our in-memory buffer
+    assert str(caught.value) == "cannot decode corrupt.wav as WAV: Error in WAV/W64/RF64 file. Short 'fmt ' chunk."
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"RIFF\0\0\0\0WAVEjunkjunk")
+    with pytest.raises(SampleError, match=r"^cannot decode junk.wav as WAV: Error in WAV file. No 'data' chunk marker.$"):
+        prepare_sample(junk)
 
 
 def test_missing_and_directory(tmp_path):
