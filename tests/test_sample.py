@@ -80,6 +80,12 @@ def test_undecodable(tmp_path):
     junk.write_bytes(b"RIFF\0\0\0\0WAVEjunkjunk")
     with pytest.raises(SampleError, match=r"^cannot decode junk.wav as WAV: Error in WAV file. No 'data' chunk marker.$"):
         prepare_sample(junk)
+    noise = bytes(range(256)) * 20
+    (tmp_path / "bad.m4a").write_bytes(b"\0\0\0\x20ftypM4A " + noise)
+    (tmp_path / "bad.mp3").write_bytes(b"ID3\3\0\0\0\0\0\0" + noise)
+    for name, fmt in (("bad.m4a", "M4A"), ("bad.mp3", "MP3")):
+        with pytest.raises(SampleError, match=rf"^cannot decode {name} as {fmt}: [^'<>]+$"):
+            prepare_sample(tmp_path / name)
 
 
 def test_missing_and_directory(tmp_path):

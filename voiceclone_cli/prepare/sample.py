@@ -45,8 +45,10 @@ _SILENCE_DBFS = -50.0
 _MIME = {"WAV": "audio/wav", "MP3": "audio/mpeg", "M4A": "audio/mp4"}
 _FIT_RATES = (48000, 44100, 32000, 24000, 22050, 16000)
 _ERRNO_PREFIX = re.compile(r"^\[Errno -?\d+\] ")
-#: soundfile's "Error opening <_io.BytesIO object at 0x...>: " names our buffer, not the file.
+#: soundfile's "Error opening <_io.BytesIO object at 0x...>: " and PyAV's ": '<none>'" name our
+#: in-memory buffer, not the file.
 _OPENING_PREFIX = re.compile(r"^Error opening (?:<[^>]*>|'[^']*'|\"[^\"]*\"): ")
+_NO_NAME_SUFFIX = re.compile(r":\s*'<none>'$")
 
 
 @dataclass
@@ -366,5 +368,6 @@ def _upload_name(path: Path, fmt: str) -> str:
 
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    text = _OPENING_PREFIX.sub("", _ERRNO_PREFIX.sub("", text))  # PyAV's "[Errno 1094995529] ..." says nothing
+    # PyAV's "[Errno 1094995529] ..." says nothing
+    text = _NO_NAME_SUFFIX.sub("", _OPENING_PREFIX.sub("", _ERRNO_PREFIX.sub("", text)))
     return text[:160]
